@@ -1,0 +1,5 @@
+"""Allow ``python -m kvmq``."""
+
+from kvmq.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,832 @@
+"""The comparison dataset: schema v1, loader and validator.
+
+Plain Python on purpose: the CLI imports this module and must stay fast, so nothing here
+imports textual (or rich).
+
+Data flows one way: YAML file -> :func:`load` -> an immutable :class:`Dataset`. The loader
+composes the YAML into position-carrying nodes with libyaml when available and builds the
+dataclasses straight from those nodes, so every problem is reported with the line and column
+of the offending value at no extra cost on the happy path.
+"""
+
+from __future__ import annotations
+
+import difflib
+import gc
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
+
+import yaml
+
+try:  # libyaml's parser is ~10x faster; the pure one is the fallback (e.g. inside the bundle)
+    from yaml import CSafeLoader as _YamlLoader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _YamlLoader  # type: ignore[assignment]
+
+SCHEMA_VERSION = 1
+MAX_FILE_BYTES = 32 * 1024 * 1024
+MAX_REPORTED_ERRORS = 50
+DATA_ENV_VAR = "KVMQ_DATA"
+DEFAULT_DATA_NAME = "kvm-vs-qemu.yaml"
+
+_ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+# C0 controls except tab and newline, DEL, C1 controls, line/paragraph separators and the
+# bidirectional overrides: none of them may reach a terminal.
+_FORBIDDEN_CHARS_RE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_NULL = "tag:yaml.org,2002:null"
+_TEXTLIKE_TAGS = frozenset(
+    {_STR, _INT, "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
+     "tag:yaml.org,2002:timestamp"}
+)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class DatasetError(Exception):
+    """One problem in a dataset file, with the position of the offending value.
+
+    ``str(error)`` is the one-line message: ``PATH:LINE:COL: where: what``.
+    """
+
+    def __init__(self, path: str, line: int, col: int, where: str, what: str) -> None:
+        super().__init__(path, line, col, where, what)
+        self.path = path
+        self.line = line
+        self.col = col
+        self.where = where
+        self.what = what
+
+    def __str__(self) -> str:
+        location = f"{self.path}:{self.line}:{self.col}" if self.line else self.path
+        return f"{location}: {self.where}: {self.what}" if self.where else f"{location}: {self.what}"
+
+
+class InvalidDataset(Exception):
+    """A dataset that cannot be used; carries every problem found (up to a cap)."""
+
+    def __init__(self, errors: Sequence[DatasetError], omitted: int = 0) -> None:
+        super().__init__(errors)
+        self.errors = list(errors)
+        self.omitted = omitted
+
+    def lines(self) -> list[str]:
+        out = [str(error) for error in self.errors]
+        if self.omitted:
+            out.append(f"... and {self.omitted} more problem(s) not shown")
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class Source:
+    title: str
+    publisher: str
+    url: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Subject:
+    id: str
+    name: str
+    tagline: str
+    homepage: str
+
+
+@dataclass(frozen=True)
+class Note:
+    text: str
+    source: Optional[str] = None
+    kind: str = "caveat"  # "correction" marks an error in the base comparison
+
+    @property
+    def is_correction(self) -> bool:
+        return self.kind == "correction"
+
+
+@dataclass(frozen=True)
+class Command:
+    run: str
+    does: str
+
+
+@dataclass(frozen=True)
+class Dimension:
+    id: str
+    title: str
+    descriptions: Mapping[str, str]
+    verdict: Optional[str] = None
+    notes: tuple[Note, ...] = ()
+    commands: Mapping[str, tuple[Command, ...]] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+    # Lower-cased text the filter searches, built once here rather than on every keystroke.
+    search_text: str = field(default="", compare=False, repr=False)
+
+    def matches(self, words: Sequence[str]) -> bool:
+        """True when every (lower-cased) word occurs in the searchable text."""
+        return all(word in self.search_text for word in words)
+
+
+@dataclass(frozen=True)
+class Pro:
+    label: str
+    votes: int
+
+
+@dataclass(frozen=True)
+class Dataset:
+    title: str
+    summary: str
+    source: Source
+    subjects: tuple[Subject, ...]
+    dimensions: tuple[Dimension, ...]
+    pros: Mapping[str, tuple[Pro, ...]]
+    path: str = ""
+    schema: int = SCHEMA_VERSION
+
+    def subject(self, subject_id: str) -> Subject:
+        for subject in self.subjects:
+            if subject.id == subject_id:
+                return subject
+        raise KeyError(subject_id)
+
+    def pros_ranked(self, subject_id: str) -> list[Pro]:
+        """A subject's pros, most votes first (file order among equals)."""
+        return sorted(self.pros.get(subject_id, ()), key=lambda pro: -pro.votes)
+
+    def max_votes(self) -> int:
+        return max((pro.votes for pros in self.pros.values() for pro in pros), default=0)
+
+    def filter(self, query: str) -> list[Dimension]:
+        """Dimensions whose text contains every word of ``query`` (case-insensitive)."""
+        words = query.lower().split()
+        if not words:
+            return list(self.dimensions)
+        return [dimension for dimension in self.dimensions if dimension.matches(words)]
+
+    def find(self, query: str) -> Dimension:
+        """The dimension named by an id, a title, or an unambiguous prefix of either.
+
+        Raises:
+            LookupError: no match or an ambiguous one; the message suggests names.
+        """
+        wanted = query.strip().casefold()
+        if not wanted:
+            raise LookupError("an empty dimension name matches nothing")
+        for dimension in self.dimensions:
+            if wanted in (dimension.id.casefold(), dimension.title.casefold()):
+                return dimension
+        prefixed = [
+            d for d in self.dimensions
+            if d.id.casefold().startswith(wanted) or d.title.casefold().startswith(wanted)
+        ]
+        if len(prefixed) == 1:
+            return prefixed[0]
+        if prefixed:
+            names = ", ".join(d.id for d in prefixed[:8])
+            raise LookupError(f"'{query}' is ambiguous: it could be {names}")
+        candidates = [d.id for d in self.dimensions] + [d.title.casefold() for d in self.dimensions]
+        close = difflib.get_close_matches(wanted, candidates, n=3, cutoff=0.5)
+        hint = f"; did you mean {_or_list(close)}?" if close else "; try 'kvmq list'"
+        raise LookupError(f"no dimension matches '{query}'{hint}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The normalized dataset: the YAML's keys, defaults filled in, stable order."""
+        source: dict[str, Any] = {"title": self.source.title, "publisher": self.source.publisher}
+        if self.source.url:
+            source["url"] = self.source.url
+        return {
+            "schema": self.schema,
+            "title": self.title,
+            "summary": self.summary,
+            "source": source,
+            "subjects": [subject_to_dict(s) for s in self.subjects],
+            "dimensions": [dimension_to_dict(d) for d in self.dimensions],
+            "pros": {
+                sid: [{"label": p.label, "votes": p.votes} for p in pros]
+                for sid, pros in self.pros.items()
+            },
+        }
+
+
+def subject_to_dict(subject: Subject) -> dict[str, str]:
+    return {
+        "id": subject.id, "name": subject.name,
+        "tagline": subject.tagline, "homepage": subject.homepage,
+    }
+
+
+def dimension_to_dict(dimension: Dimension) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": dimension.id, "title": dimension.title}
+    if dimension.verdict is not None:
+        out["verdict"] = dimension.verdict
+    out["descriptions"] = dict(dimension.descriptions)
+    out["notes"] = [
+        {"text": n.text, "source": n.source, "kind": n.kind} for n in dimension.notes
+    ]
+    out["commands"] = {
+        sid: [{"run": c.run, "does": c.does} for c in cmds]
+        for sid, cmds in dimension.commands.items()
+    }
+    out["sources"] = list(dimension.sources)
+    return out
+
+
+def _or_list(items: Sequence[str]) -> str:
+    quoted = [f"'{item}'" for item in items]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+# --------------------------------------------------------------------------- locating data
+
+
+def packaged_data_path() -> Path:
+    """The shipped dataset: inside the installed package, or ``data/`` of a source checkout."""
+    package_dir = Path(__file__).resolve().parent
+    inside = package_dir / "data" / DEFAULT_DATA_NAME
+    if inside.is_file():
+        return inside
+    return package_dir.parent.parent / "data" / DEFAULT_DATA_NAME
+
+
+def resolve_data_path(cli_value: Optional[str] = None) -> Path:
+    """``--data`` wins, then ``$KVMQ_DATA``, then the shipped dataset."""
+    chosen = cli_value or os.environ.get(DATA_ENV_VAR)
+    return Path(chosen).expanduser() if chosen else packaged_data_path()
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load(path: os.PathLike[str] | str) -> Dataset:
+    """Read, parse and validate a dataset file.
+
+    Raises:
+        InvalidDataset: with every problem found, each naming file, line and column.
+    """
+    display = str(path)
+    text = _read_text(Path(path), display)
+    return loads(text, display)
+
+
+def loads(text: str, display: str = "<string>") -> Dataset:
+    """Parse and validate dataset text; ``display`` names it in error messages."""
+    if not text.strip():
+        _fail(display, 0, 0, "", "the file is empty: a dataset starts with 'schema: 1'")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    root = _compose(text, display)
+    builder = _Builder(display)
+    dataset = builder.build(root)
+    if builder.errors:
+        builder.errors.sort(key=lambda e: (e.line, e.col))
+        raise InvalidDataset(builder.errors[:MAX_REPORTED_ERRORS],
+                             max(0, len(builder.errors) - MAX_REPORTED_ERRORS))
+    assert dataset is not None
+    return dataset
+
+
+def _fail(display: str, line: int, col: int, where: str, what: str) -> None:
+    raise InvalidDataset([DatasetError(display, line, col, where, what)])
+
+
+def _read_text(path: Path, display: str) -> str:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        _fail(display, 0, 0, "", "no such file")
+    except OSError as exc:
+        _fail(display, 0, 0, "", f"cannot read it: {exc.strerror or exc}")
+    if path.is_dir():
+        _fail(display, 0, 0, "", "is a directory: give the path of a .yaml file")
+    if not path.is_file():
+        _fail(display, 0, 0, "", "is not a regular file: give the path of a .yaml file")
+    if info.st_size > MAX_FILE_BYTES:
+        _fail(display, 0, 0, "",
+              f"the file is {info.st_size / 1048576:.1f} MiB; datasets may be at most 32 MiB")
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        _fail(display, 0, 0, "", f"cannot read it: {exc.strerror or exc}")
+    if len(raw) > MAX_FILE_BYTES:
+        _fail(display, 0, 0, "", "the file is larger than 32 MiB, the most a dataset may be")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        _fail(display, 1, 1, "", "the file is UTF-16: save it as UTF-8")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, col = _line_col_of_bytes(raw, exc.start)
+        _fail(display, line, col, "",
+              f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}): save the file as UTF-8")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _line_col_of_bytes(raw: bytes, offset: int) -> tuple[int, int]:
+    line_start = raw.rfind(b"\n", 0, offset) + 1
+    column = len(raw[line_start:offset].decode("utf-8", errors="replace")) + 1
+    return raw.count(b"\n", 0, offset) + 1, column
+
+
+def _line_col_of_text(text: str, offset: int) -> tuple[int, int]:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return text.count("\n", 0, offset) + 1, offset - line_start + 1
+
+
+def _compose(text: str, display: str) -> yaml.Node:
+    # The collector makes building millions of small node objects superlinear: pause it.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        root = yaml.compose(text, Loader=_YamlLoader)
+    except yaml.reader.ReaderError as exc:
+        line, col = _line_col_of_text(text, exc.position)
+        what = (f"control character U+{exc.character:04X} is not allowed: remove it"
+                if isinstance(exc.character, int) else f"unreadable character: {exc.reason}")
+        _fail(display, line, col, "", what)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        problem = " ".join(str(exc.problem or "").split())
+        context = " ".join(str(exc.context or "").split())
+        what = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
+        _fail(display, line, col, "", what)
+    except yaml.YAMLError as exc:
+        _fail(display, 0, 0, "", f"YAML error: {' '.join(str(exc).split())}")
+    except RecursionError:
+        _fail(display, 0, 0, "", "the document is nested too deeply")
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    if root is None:
+        _fail(display, 0, 0, "", "the file has no YAML document: a dataset starts with 'schema: 1'")
+    return root
+
+
+# --------------------------------------------------------------------------- validation
+
+
+_TOP_KEYS = ("schema", "title", "summary", "source", "subjects", "dimensions", "pros")
+_SOURCE_KEYS = ("title", "publisher", "url")
+_SUBJECT_KEYS = ("id", "name", "tagline", "homepage")
+_DIMENSION_KEYS = ("id", "title", "verdict", "descriptions", "notes", "commands", "sources")
+_NOTE_KEYS = ("text", "source", "kind")
+_NOTE_KINDS = ("caveat", "correction")
+_COMMAND_KEYS = ("run", "does")
+_PRO_KEYS = ("label", "votes")
+
+
+class _Builder:
+    """Walks the composed node tree once, collecting problems and building the model."""
+
+    def __init__(self, display: str) -> None:
+        self.display = display
+        self.errors: list[DatasetError] = []
+        self._seen: set[int] = set()
+
+    # ---- reporting
+
+    def error(self, node: yaml.Node, where: str, what: str) -> None:
+        mark = node.start_mark
+        self.errors.append(DatasetError(self.display, mark.line + 1, mark.column + 1, where, what))
+
+    def _visit(self, node: yaml.Node, where: str) -> bool:
+        # A node met twice was reached through an alias; refusing them defuses alias bombs.
+        key = id(node)
+        if key in self._seen:
+            self.error(node, where, "anchors and aliases (&name, *name) are not supported: "
+                                    "write the value out")
+            return False
+        self._seen.add(key)
+        return True
+
+    # ---- typed readers
+
+    def mapping(self, node: yaml.Node, where: str, allowed: Sequence[str],
+                required: Sequence[str]) -> Optional[dict[str, tuple[yaml.Node, yaml.Node]]]:
+        """A mapping's entries by key (key node and value node), checking keys."""
+        if not self._visit(node, where):
+            return None
+        if not isinstance(node, yaml.MappingNode):
+            self.error(node, where, f"expected a mapping of keys ({', '.join(required) or '...'}), "
+                                    f"found {_describe(node)}")
+            return None
+        entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.error(key_node, where, "keys must be plain words")
+                continue
+            key = key_node.value
+            if key in entries:
+                self.error(key_node, where, f"duplicate key '{key}'")
+                continue
+            if allowed and key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+                hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(allowed)}"
+                self.error(key_node, where, f"unknown key '{_clip(key)}': {hint}")
+                continue
+            entries[key] = (key_node, value_node)
+        for key in required:
+            if key not in entries:
+                self.error(node, where, f"missing required key '{key}'")
+        return entries
+
+    def free_mapping(self, node: yaml.Node, where: str) -> Optional[list[tuple[str, yaml.Node, yaml.Node]]]:
+        """A mapping whose keys are data (subject ids); duplicates are errors."""
+        if not self._visit(node, where):
+            return None
+        if not isinstance(node, yaml.MappingNode):
+            self.error(node, where, f"expected a mapping of subject ids, found {_describe(node)}")
+            return None
+        out: list[tuple[str, yaml.Node, yaml.Node]] = []
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.error(key_node, where, "keys must be subject ids")
+                continue
+            if key_node.value in seen:
+                self.error(key_node, where, f"duplicate key '{_clip(key_node.value)}'")
+                continue
+            seen.add(key_node.value)
+            out.append((key_node.value, key_node, value_node))
+        return out
+
+    def sequence(self, node: yaml.Node, where: str, what: str) -> list[yaml.Node]:
+        if not self._visit(node, where):
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            self.error(node, where, f"expected a list of {what}, found {_describe(node)}")
+            return []
+        return list(node.value)
+
+    def text(self, node: yaml.Node, where: str, *, one_line: bool = False) -> Optional[str]:
+        if not self._visit(node, where):
+            return None
+        if not isinstance(node, yaml.ScalarNode) or node.tag not in _TEXTLIKE_TAGS:
+            self.error(node, where, f"expected text, found {_describe(node)}")
+            return None
+        value: str = node.value.strip()
+        if not value:
+            self.error(node, where, "must not be empty")
+            return None
+        bad = _FORBIDDEN_CHARS_RE.search(value)
+        if bad:
+            self.error(node, where, f"control character U+{ord(bad.group()):04X} at character "
+                                    f"{bad.start() + 1} is not allowed: remove it")
+            return None
+        if one_line and "\n" in value:
+            self.error(node, where, "must be a single line")
+            return None
+        return value
+
+    def url(self, node: yaml.Node, where: str) -> Optional[str]:
+        value = self.text(node, where, one_line=True)
+        if value is not None and not _URL_RE.match(value):
+            self.error(node, where, f"'{_clip(value)}' is not an http(s) URL")
+            return None
+        return value
+
+    def identifier(self, node: yaml.Node, where: str) -> Optional[str]:
+        value = self.text(node, where, one_line=True)
+        if value is not None and not _ID_RE.match(value):
+            self.error(node, where, f"id '{_clip(value)}' must use only a-z, 0-9 and single "
+                                    "hyphens (e.g. 'live-migration')")
+            return None
+        return value
+
+    def integer(self, node: yaml.Node, where: str, *, minimum: int = 0) -> Optional[int]:
+        if not self._visit(node, where):
+            return None
+        if not isinstance(node, yaml.ScalarNode) or node.tag != _INT:
+            self.error(node, where, f"expected a whole number, found {_describe(node)}")
+            return None
+        try:
+            value = int(yaml.constructor.SafeConstructor().construct_yaml_int(node))
+        except (ValueError, TypeError):
+            self.error(node, where, f"'{_clip(node.value)}' is not a whole number")
+            return None
+        if value < minimum:
+            self.error(node, where, f"must be {minimum} or more, found {value}")
+            return None
+        return value
+
+    # ---- the document
+
+    def build(self, root: yaml.Node) -> Optional[Dataset]:
+        if not isinstance(root, yaml.MappingNode):
+            self.error(root, "", f"the top level must be a mapping (schema, title, ...), "
+                                 f"found {_describe(root)}")
+            return None
+        top = self.mapping(root, "", _TOP_KEYS, _TOP_KEYS)
+        if top is None:
+            return None
+        if "schema" in top:
+            schema_node = top["schema"][1]
+            schema = self.integer(schema_node, "schema")
+            if schema is not None and schema != SCHEMA_VERSION:
+                self.error(schema_node, "schema",
+                           f"schema {schema} is not supported: this kvmq reads schema "
+                           f"{SCHEMA_VERSION}; upgrade kvmq or convert the file")
+                # Another schema's keys would only produce misleading errors.
+                return None
+        title = self.text(top["title"][1], "title", one_line=True) if "title" in top else None
+        summary = self.text(top["summary"][1], "summary") if "summary" in top else None
+        source = self._source(top["source"][1]) if "source" in top else None
+        subjects, subject_ids = (self._subjects(top["subjects"][1]) if "subjects" in top
+                                 else ([], None))
+        dimensions = (self._dimensions(top["dimensions"][1], subject_ids)
+                      if "dimensions" in top else [])
+        pros = self._pros(top["pros"][1], subject_ids) if "pros" in top else {}
+        if self.errors or title is None or summary is None or source is None:
+            return None
+        return Dataset(
+            title=title, summary=summary, source=source, subjects=tuple(subjects),
+            dimensions=tuple(dimensions), pros=pros, path=self.display,
+        )
+
+    def _source(self, node: yaml.Node) -> Optional[Source]:
+        entries = self.mapping(node, "source", _SOURCE_KEYS, ("title", "publisher"))
+        if entries is None:
+            return None
+        title = self.text(entries["title"][1], "source.title", one_line=True) \
+            if "title" in entries else None
+        publisher = self.text(entries["publisher"][1], "source.publisher", one_line=True) \
+            if "publisher" in entries else None
+        url = self.url(entries["url"][1], "source.url") if "url" in entries else None
+        if title is None or publisher is None:
+            return None
+        return Source(title=title, publisher=publisher, url=url)
+
+    def _subjects(self, node: yaml.Node) -> tuple[list[Subject], Optional[list[str]]]:
+        """The valid subjects, and every id declared (valid or not) to check keys against.
+
+        The declared ids are None when the list itself is unusable, so that keys elsewhere
+        are not reported as unknown subjects because of one upstream mistake.
+        """
+        subjects: list[Subject] = []
+        if not isinstance(node, yaml.SequenceNode):
+            self.sequence(node, "subjects", "subjects")
+            return subjects, None
+        declared = [
+            item_value.value
+            for item in node.value if isinstance(item, yaml.MappingNode)
+            for key, item_value in item.value
+            if isinstance(key, yaml.ScalarNode) and key.value == "id"
+            and isinstance(item_value, yaml.ScalarNode)
+        ]
+        items = self.sequence(node, "subjects", "subjects")
+        if node is not None and isinstance(node, yaml.SequenceNode) and len(items) < 2:
+            self.error(node, "subjects", f"a comparison needs two or more subjects, found {len(items)}")
+        seen: set[str] = set()
+        for index, item in enumerate(items):
+            where = f"subjects[{index}]"
+            entries = self.mapping(item, where, _SUBJECT_KEYS, _SUBJECT_KEYS)
+            if entries is None:
+                continue
+            values = {
+                "id": self.identifier(entries["id"][1], f"{where}.id") if "id" in entries else None,
+                "name": self.text(entries["name"][1], f"{where}.name", one_line=True)
+                if "name" in entries else None,
+                "tagline": self.text(entries["tagline"][1], f"{where}.tagline", one_line=True)
+                if "tagline" in entries else None,
+                "homepage": self.url(entries["homepage"][1], f"{where}.homepage")
+                if "homepage" in entries else None,
+            }
+            subject_id = values["id"]
+            if subject_id is not None:
+                if subject_id in seen:
+                    self.error(entries["id"][1], f"{where}.id", f"duplicate subject id '{subject_id}'")
+                    continue
+                seen.add(subject_id)
+            if all(v is not None for v in values.values()):
+                subjects.append(Subject(**values))  # type: ignore[arg-type]
+        return subjects, declared
+
+    def _dimensions(self, node: yaml.Node, subject_ids: Optional[list[str]]) -> list[Dimension]:
+        dimensions: list[Dimension] = []
+        items = self.sequence(node, "dimensions", "dimensions")
+        if isinstance(node, yaml.SequenceNode) and not items:
+            self.error(node, "dimensions", "needs at least one dimension")
+        seen: set[str] = set()
+        for index, item in enumerate(items):
+            dimension = self._dimension(item, f"dimensions[{index}]", subject_ids, seen)
+            if dimension is not None:
+                dimensions.append(dimension)
+        return dimensions
+
+    def _dimension(self, node: yaml.Node, where: str, subject_ids: Optional[list[str]],
+                   seen: set[str]) -> Optional[Dimension]:
+        entries = self.mapping(node, where, _DIMENSION_KEYS, ("id", "title", "descriptions"))
+        if entries is None:
+            return None
+        ok = True
+        dimension_id = self.identifier(entries["id"][1], f"{where}.id") if "id" in entries else None
+        if dimension_id is not None:
+            if dimension_id in seen:
+                self.error(entries["id"][1], f"{where}.id", f"duplicate dimension id '{dimension_id}'")
+                ok = False
+            seen.add(dimension_id)
+        title = self.text(entries["title"][1], f"{where}.title", one_line=True) \
+            if "title" in entries else None
+        verdict = None
+        if "verdict" in entries:
+            verdict = self.text(entries["verdict"][1], f"{where}.verdict", one_line=True)
+            ok = ok and verdict is not None
+        descriptions: dict[str, str] = {}
+        if "descriptions" in entries:
+            desc_node = entries["descriptions"][1]
+            found = self._by_subject(desc_node, f"{where}.descriptions", subject_ids,
+                                     lambda n, w: self.text(n, w))
+            if found is None:
+                ok = False
+            else:
+                missing = [sid for sid in subject_ids or () if sid not in found]
+                for sid in missing:
+                    self.error(desc_node, f"{where}.descriptions",
+                               f"missing entry for subject '{sid}'")
+                ok = ok and not missing
+                descriptions = {sid: found[sid] for sid in subject_ids or found if sid in found}
+        notes: list[Note] = []
+        if "notes" in entries:
+            for index, note_node in enumerate(self.sequence(entries["notes"][1], f"{where}.notes",
+                                                            "notes")):
+                note = self._note(note_node, f"{where}.notes[{index}]")
+                ok = ok and note is not None
+                if note is not None:
+                    notes.append(note)
+        commands: dict[str, tuple[Command, ...]] = {}
+        if "commands" in entries:
+            found_cmds = self._by_subject(entries["commands"][1], f"{where}.commands", subject_ids,
+                                          self._command_list)
+            if found_cmds is None:
+                ok = False
+            else:
+                commands = {sid: found_cmds[sid] for sid in subject_ids or found_cmds
+                            if sid in found_cmds}
+        sources: list[str] = []
+        if "sources" in entries:
+            for index, url_node in enumerate(self.sequence(entries["sources"][1],
+                                                           f"{where}.sources", "URLs")):
+                url = self.url(url_node, f"{where}.sources[{index}]")
+                ok = ok and url is not None
+                if url is not None:
+                    sources.append(url)
+        if not ok or dimension_id is None or title is None or not descriptions:
+            return None
+        return Dimension(
+            id=dimension_id, title=title, verdict=verdict, descriptions=descriptions,
+            notes=tuple(notes), commands=commands, sources=tuple(sources),
+            search_text=_search_text(title, descriptions, notes, commands),
+        )
+
+    def _by_subject(self, node: yaml.Node, where: str, subject_ids: Optional[list[str]],
+                    read: Callable[[yaml.Node, str], Any]) -> Optional[dict[str, Any]]:
+        """A mapping keyed by subject id, each value read by ``read``; None if any is bad."""
+        entries = self.free_mapping(node, where)
+        if entries is None:
+            return None
+        out: dict[str, Any] = {}
+        ok = True
+        for key, key_node, value_node in entries:
+            if subject_ids is not None and key not in subject_ids:
+                close = difflib.get_close_matches(key, subject_ids, n=1, cutoff=0.6)
+                hint = f"did you mean '{close[0]}'?" if close else \
+                    f"subjects are {', '.join(subject_ids) or '(none valid)'}"
+                self.error(key_node, where, f"'{_clip(key)}' is not a subject id: {hint}")
+                ok = False
+                continue
+            value = read(value_node, f"{where}.{key}")
+            if value is None:
+                ok = False
+            else:
+                out[key] = value
+        return out if ok else None
+
+    def _note(self, node: yaml.Node, where: str) -> Optional[Note]:
+        entries = self.mapping(node, where, _NOTE_KEYS, ("text",))
+        if entries is None:
+            return None
+        text = self.text(entries["text"][1], f"{where}.text") if "text" in entries else None
+        source = self.url(entries["source"][1], f"{where}.source") if "source" in entries else None
+        kind = "caveat"
+        if "kind" in entries:
+            kind_node = entries["kind"][1]
+            value = self.text(kind_node, f"{where}.kind", one_line=True)
+            if value is not None and value not in _NOTE_KINDS:
+                self.error(kind_node, f"{where}.kind",
+                           f"kind '{_clip(value)}' is not one of: {', '.join(_NOTE_KINDS)}")
+                return None
+            if value is None:
+                return None
+            kind = value
+        if text is None or ("source" in entries and source is None):
+            return None
+        return Note(text=text, source=source, kind=kind)
+
+    def _command_list(self, node: yaml.Node, where: str) -> Optional[tuple[Command, ...]]:
+        commands: list[Command] = []
+        ok = True
+        for index, item in enumerate(self.sequence(node, where, "commands")):
+            item_where = f"{where}[{index}]"
+            entries = self.mapping(item, item_where, _COMMAND_KEYS, _COMMAND_KEYS)
+            if entries is None:
+                ok = False
+                continue
+            run = self.text(entries["run"][1], f"{item_where}.run") if "run" in entries else None
+            does = self.text(entries["does"][1], f"{item_where}.does", one_line=True) \
+                if "does" in entries else None
+            if run is None or does is None:
+                ok = False
+                continue
+            commands.append(Command(run=run, does=does))
+        return tuple(commands) if ok else None
+
+    def _pros(self, node: yaml.Node, subject_ids: Optional[list[str]]) -> dict[str, tuple[Pro, ...]]:
+        found = self._by_subject(node, "pros", subject_ids, self._pro_list)
+        if found is None:
+            return {}
+        return {sid: found.get(sid, ()) for sid in subject_ids or found}
+
+    def _pro_list(self, node: yaml.Node, where: str) -> Optional[tuple[Pro, ...]]:
+        pros: list[Pro] = []
+        ok = True
+        for index, item in enumerate(self.sequence(node, where, "pros")):
+            item_where = f"{where}[{index}]"
+            entries = self.mapping(item, item_where, _PRO_KEYS, _PRO_KEYS)
+            if entries is None:
+                ok = False
+                continue
+            label = self.text(entries["label"][1], f"{item_where}.label", one_line=True) \
+                if "label" in entries else None
+            votes = self.integer(entries["votes"][1], f"{item_where}.votes") \
+                if "votes" in entries else None
+            if label is None or votes is None:
+                ok = False
+                continue
+            pros.append(Pro(label=label, votes=votes))
+        return tuple(pros) if ok else None
+
+
+def _search_text(title: str, descriptions: Mapping[str, str], notes: Sequence[Note],
+                 commands: Mapping[str, Sequence[Command]]) -> str:
+    parts: list[str] = [title, *descriptions.values()]
+    parts.extend(note.text for note in notes)
+    for cmds in commands.values():
+        for cmd in cmds:
+            parts.append(cmd.run)
+            parts.append(cmd.does)
+    return "\n".join(parts).lower()
+
+
+def _describe(node: Optional[yaml.Node]) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == _NULL:
+            return "nothing (an empty value)"
+        if node.tag == _STR:
+            return f"text '{_clip(node.value)}'"
+        kind = node.tag.rsplit(":", 1)[-1]
+        return f"{kind} '{_clip(node.value)}'"
+    return "something else"
+
+
+def _clip(value: str, limit: int = 40) -> str:
+    """Shorten and neutralise a value quoted inside an error message."""
+    value = _FORBIDDEN_CHARS_RE.sub("?", value).replace("\n", " ")
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def iter_texts(dataset: Dataset) -> Iterator[str]:
+    """Every human-readable string in the dataset (used by tests and tools)."""
+    yield dataset.title
+    yield dataset.summary
+    for subject in dataset.subjects:
+        yield from (subject.name, subject.tagline, subject.homepage)
+    for dimension in dataset.dimensions:
+        yield dimension.title
+        if dimension.verdict:
+            yield dimension.verdict
+        yield from dimension.descriptions.values()
+        for note in dimension.notes:
+            yield note.text
+        for cmds in dimension.commands.values():
+            for cmd in cmds:
+                yield cmd.run
+                yield cmd.does

@@ -1,0 +1,253 @@
+"""Renderings of a dataset for the CLI and for "copy": rich text, Markdown and JSON.
+
+Never imports textual: the CLI must start fast. Dataset strings are data, so they only ever
+reach rich as :class:`rich.text.Text` (never as markup).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Sequence
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
+from kvmq.dataset import Dataset, Dimension, Pro, Subject, dimension_to_dict, subject_to_dict
+
+# Below this width the subject columns are stacked instead of side by side.
+STACK_BELOW = 80
+BAR_WIDTH = 24
+CORRECTION_MARK = "⚠"
+CAVEAT_MARK = "•"
+
+
+def literal(text: str, style: str = "") -> Text:
+    """Dataset text as rich Text, never parsed as markup."""
+    return Text(text, style=style)
+
+
+# --------------------------------------------------------------------------- rich text
+
+
+def dimension_renderable(dataset: Dataset, dimension: Dimension, width: int) -> RenderableType:
+    """One dimension: title, verdict, the subjects' descriptions, notes, commands, sources."""
+    parts: list[RenderableType] = [Rule(literal(dimension.title, "bold"), align="left")]
+    if dimension.verdict:
+        parts.append(literal(dimension.verdict, "italic"))
+    parts.append(_descriptions(dataset, dimension, stacked=width < STACK_BELOW))
+    if dimension.notes:
+        parts.append(_notes(dimension))
+    if dimension.commands:
+        parts.append(_commands(dataset, dimension))
+    if dimension.sources:
+        sources = Text("Sources: ", style="dim")
+        sources.append(Text("  ".join(dimension.sources), style="dim"))
+        parts.append(sources)
+    parts.append(Text(""))
+    return Group(*parts)
+
+
+def _descriptions(dataset: Dataset, dimension: Dimension, *, stacked: bool) -> RenderableType:
+    if stacked:
+        rows: list[RenderableType] = []
+        for subject in dataset.subjects:
+            rows.append(literal(subject.name, "bold cyan"))
+            rows.append(Padding(literal(dimension.descriptions.get(subject.id, "")), (0, 0, 0, 2)))
+        return Group(*rows)
+    table = Table(box=box.SIMPLE_HEAD, expand=True, show_edge=False, pad_edge=False)
+    for subject in dataset.subjects:
+        table.add_column(literal(subject.name, "bold cyan"), ratio=1, overflow="fold")
+    table.add_row(*(literal(dimension.descriptions.get(s.id, "")) for s in dataset.subjects))
+    return table
+
+
+def _notes(dimension: Dimension) -> RenderableType:
+    lines: list[RenderableType] = []
+    for note in dimension.notes:
+        line = Text()
+        if note.is_correction:
+            line.append(f"{CORRECTION_MARK} Correction: ", style="bold yellow")
+        else:
+            line.append(f"{CAVEAT_MARK} Note: ", style="bold")
+        line.append(note.text)
+        if note.source:
+            line.append(f" ({note.source})", style="dim")
+        lines.append(line)
+    return Group(*lines)
+
+
+def _commands(dataset: Dataset, dimension: Dimension) -> RenderableType:
+    table = Table(box=None, show_header=False, pad_edge=False, expand=False, padding=(0, 1))
+    table.add_column("who", style="bold cyan", no_wrap=True)
+    table.add_column("run", overflow="fold")
+    table.add_column("does", style="dim", overflow="fold")
+    for subject in dataset.subjects:
+        for command in dimension.commands.get(subject.id, ()):
+            table.add_row(literal(subject.name), literal("$ " + command.run, "green"),
+                          literal(command.does))
+    return table
+
+
+def pros_renderable(dataset: Dataset, width: int) -> RenderableType:
+    """Each subject's pros, most votes first, with bars scaled to the largest count."""
+    most = dataset.max_votes()
+    blocks = [_pros_block(subject, dataset.pros_ranked(subject.id), most)
+              for subject in dataset.subjects]
+    if width < STACK_BELOW:
+        return Group(*blocks)
+    grid = Table.grid(expand=True, padding=(0, 2))
+    for _ in dataset.subjects:
+        grid.add_column(ratio=1)
+    grid.add_row(*blocks)
+    return grid
+
+
+def bar(votes: int, most: int, width: int = BAR_WIDTH) -> str:
+    """A bar proportional to ``votes`` out of ``most``; any vote shows at least one cell."""
+    if most <= 0 or votes <= 0:
+        return ""
+    return "█" * max(1, round(votes / most * width))
+
+
+def _pros_block(subject: Subject, pros: Sequence[Pro], most: int) -> RenderableType:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True,
+                  title=literal(subject.name, "bold cyan"), title_justify="left")
+    table.add_column("Pro", overflow="fold", ratio=2)
+    table.add_column("Votes", justify="right", no_wrap=True)
+    table.add_column("", no_wrap=True, ratio=1, overflow="crop")
+    for pro in pros:
+        table.add_row(literal(pro.label), str(pro.votes), literal(bar(pro.votes, most), "green"))
+    if not pros:
+        table.add_row(literal("(no pros listed)", "dim"), "", "")
+    total = sum(p.votes for p in pros)
+    table.add_section()
+    table.add_row(literal("Total", "bold"), literal(str(total), "bold"), "")
+    return table
+
+
+def list_renderable(dataset: Dataset) -> RenderableType:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("id", style="cyan", no_wrap=True)
+    table.add_column("title")
+    for dimension in dataset.dimensions:
+        table.add_row(literal(dimension.id), literal(dimension.title))
+    return table
+
+
+def print_show(console: Console, dataset: Dataset, dimensions: Sequence[Dimension]) -> None:
+    console.print(literal(dataset.title, "bold"))
+    console.print(literal(" vs ".join(s.name for s in dataset.subjects), "dim"))
+    console.print()
+    for dimension in dimensions:
+        console.print(dimension_renderable(dataset, dimension, console.width))
+
+
+# --------------------------------------------------------------------------- Markdown
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+
+
+def md_escape(text: str) -> str:
+    """Escape text so a Markdown renderer shows it exactly (no links, HTML or emphasis)."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def md_code(text: str) -> str:
+    """An inline code span that survives backticks inside ``text``."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def dimension_markdown(dataset: Dataset, dimension: Dimension, level: int = 2) -> str:
+    """One dimension as a Markdown section (also what the explorer copies)."""
+    hashes = "#" * level
+    out = [f"{hashes} {md_escape(dimension.title)}", ""]
+    if dimension.verdict:
+        out += [f"*{md_escape(dimension.verdict)}*", ""]
+    for subject in dataset.subjects:
+        description = dimension.descriptions.get(subject.id, "")
+        out += [f"**{md_escape(subject.name)}:** {md_escape(description)}", ""]
+    for note in dimension.notes:
+        label = "Correction" if note.is_correction else "Note"
+        source = f" ([source](<{note.source}>))" if note.source else ""
+        out += [f"> **{label}:** {md_escape(note.text)}{source}", ""]
+    if dimension.commands:
+        out += ["Commands:", ""]
+        for subject in dataset.subjects:
+            for command in dimension.commands.get(subject.id, ()):
+                out.append(f"- {md_escape(subject.name)}: {md_code(command.run)}: "
+                           f"{md_escape(command.does)}")
+        out.append("")
+    if dimension.sources:
+        out.append("Sources: " + ", ".join(f"<{url}>" for url in dimension.sources))
+        out.append("")
+    return "\n".join(out)
+
+
+def show_markdown(dataset: Dataset, dimensions: Sequence[Dimension]) -> str:
+    out = [f"# {md_escape(dataset.title)}", ""]
+    if len(dimensions) == len(dataset.dimensions):
+        out += [md_escape(dataset.summary), ""]
+    out += [dimension_markdown(dataset, d) for d in dimensions]
+    out.append(_attribution_markdown(dataset))
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _attribution_markdown(dataset: Dataset) -> str:
+    source = dataset.source
+    title = md_escape(source.title)
+    linked = f"[{title}](<{source.url}>)" if source.url else f"\"{title}\""
+    return f"---\n\nBased on {linked} by {md_escape(source.publisher)}, corrected and extended.\n"
+
+
+def pros_markdown(dataset: Dataset) -> str:
+    out = [f"# {md_escape(dataset.title)}: pros", ""]
+    for subject in dataset.subjects:
+        pros = dataset.pros_ranked(subject.id)
+        out += [f"## {md_escape(subject.name)}", "", "| Pro | Votes |", "| --- | ---: |"]
+        out += [f"| {md_escape(p.label)} | {p.votes} |" for p in pros]
+        out += [f"| **Total** | **{sum(p.votes for p in pros)}** |", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def list_markdown(dataset: Dataset) -> str:
+    lines = [f"- {md_code(d.id)}: {md_escape(d.title)}" for d in dataset.dimensions]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+def show_json(dataset: Dataset, dimensions: Sequence[Dimension]) -> str:
+    if len(dimensions) == len(dataset.dimensions):
+        return to_json(dataset.to_dict())
+    return to_json({
+        "title": dataset.title,
+        "subjects": [subject_to_dict(s) for s in dataset.subjects],
+        "dimensions": [dimension_to_dict(d) for d in dimensions],
+    })
+
+
+def pros_json(dataset: Dataset) -> str:
+    return to_json({
+        "subjects": [subject_to_dict(s) for s in dataset.subjects],
+        "pros": {
+            s.id: [{"label": p.label, "votes": p.votes} for p in dataset.pros_ranked(s.id)]
+            for s in dataset.subjects
+        },
+    })
+
+
+def list_json(dataset: Dataset) -> str:
+    return to_json([{"id": d.id, "title": d.title} for d in dataset.dimensions])
