@@ -96,7 +96,7 @@ def _commands(dataset: Dataset, dimension: Dimension) -> RenderableType:
 def pros_renderable(dataset: Dataset, width: int) -> RenderableType:
     """Each subject's pros, most votes first, with bars scaled to the largest count."""
     most = dataset.max_votes()
-    blocks = [_pros_block(subject, dataset.pros_ranked(subject.id), most)
+    blocks = [pros_table(subject, dataset.pros_ranked(subject.id), most)
               for subject in dataset.subjects]
     if width < STACK_BELOW:
         return Group(*blocks)
@@ -114,7 +114,7 @@ def bar(votes: int, most: int, width: int = BAR_WIDTH) -> str:
     return "█" * max(1, round(votes / most * width))
 
 
-def _pros_block(subject: Subject, pros: Sequence[Pro], most: int) -> RenderableType:
+def pros_table(subject: Subject, pros: Sequence[Pro], most: int) -> RenderableType:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True,
                   title=literal(subject.name, "bold cyan"), title_justify="left")
     table.add_column("Pro", overflow="fold", ratio=2)

@@ -1,0 +1,1 @@
+"""The interactive explorer (Textual). Only imported when the explorer starts."""

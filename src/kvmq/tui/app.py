@@ -1,0 +1,212 @@
+"""The explorer app: tabs, key bindings and the wiring between widgets; little logic."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import ClassVar, Optional
+
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from kvmq.dataset import Dataset, InvalidDataset, load
+from kvmq.render import dimension_markdown
+from kvmq.tui.commands import ExplorerCommands
+from kvmq.tui.comparison_pane import ComparisonPane
+from kvmq.tui.dimension_list import DimensionList
+from kvmq.tui.filter_bar import FilterBar
+from kvmq.tui.help_screen import HelpScreen
+from kvmq.tui.pros_view import ProsView
+from kvmq.tui.summary_view import SummaryView
+
+# (pane id, label, key): the tabs in order; the key switches to the tab.
+TABS: tuple[tuple[str, str, str], ...] = (
+    ("compare", "Compare", "1"),
+    ("pros", "Pros", "2"),
+    ("summary", "Summary", "3"),
+    ("host", "Host", "4"),
+)
+
+# Keys handled by the list and the pane themselves, for the help screen.
+NAVIGATION_HELP: tuple[tuple[str, str], ...] = (
+    ("↑ ↓  j k", "move through the dimension list"),
+    ("Home End  g G", "first / last dimension"),
+    ("PgUp PgDn", "page through the list, or scroll the pane"),
+    ("Tab  Shift+Tab", "move focus between the list and the pane"),
+    ("↑ ↓ (in the pane)", "scroll the pane"),
+    ("Enter (in the filter)", "back to the list, filter kept"),
+    ("Escape (in the filter)", "clear the filter"),
+    ("Ctrl+P", "command palette: go to a dimension or tab, change theme"),
+)
+
+
+class ExplorerApp(App[int]):
+    """Browse a comparison dataset: dimensions, subjects side by side, pros, summary, host."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "kvmq"
+    COMMANDS: ClassVar = App.COMMANDS | {ExplorerCommands}
+    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (60, "-medium"), (100, "-wide")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(Binding(key, f"show_tab('{tab_id}')", label, key_display=key)
+          for tab_id, label, key in TABS),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("y", "copy", "Copy"),
+        Binding("r", "recheck", "Re-check host"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, dataset: Dataset) -> None:
+        super().__init__()
+        self.dataset = dataset
+        self.title = dataset.title
+        self.sub_title = f"{len(dataset.dimensions)} dimensions"
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(id="tabs"):
+            with TabPane("1 Compare", id="compare"), Horizontal(id="compare-body"):
+                with Vertical(id="sidebar"):
+                    filter_bar = FilterBar(id="filter-bar")
+                    filter_bar.display = False
+                    yield filter_bar
+                    yield DimensionList(self.dataset, id="dimensions")
+                    no_match = Static(id="no-match", markup=False)
+                    no_match.display = False
+                    yield no_match
+                yield ComparisonPane(self.dataset, id="pane")
+            with TabPane("2 Pros", id="pros"):
+                yield ProsView(self.dataset, id="pros-view")
+            with TabPane("3 Summary", id="summary"):
+                yield SummaryView(self.dataset, id="summary-view")
+            # The host checks run subprocesses: only mounted when the tab is first opened.
+            yield TabPane("4 Host", id="host")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DimensionList).focus()
+
+    # ------------------------------------------------------------------ wiring
+
+    @on(DimensionList.DimensionHighlighted)
+    def _show_highlighted(self, event: DimensionList.DimensionHighlighted) -> None:
+        self.query_one(ComparisonPane).show_dimension(event.dimension)
+
+    @on(FilterBar.QueryChanged)
+    def _filter(self, event: FilterBar.QueryChanged) -> None:
+        self.query_one(DimensionList).apply_filter(event.query)
+
+    @on(DimensionList.FilterApplied)
+    def _filter_applied(self, event: DimensionList.FilterApplied) -> None:
+        self.query_one(FilterBar).show_count(event.query, event.shown, event.total)
+        no_match = self.query_one("#no-match", Static)
+        no_match.display = event.shown == 0
+        self.query_one(DimensionList).display = event.shown > 0
+        if event.shown == 0:
+            no_match.update(Content.assemble("No dimension matches '", (event.query, "bold"), "'\n",
+                                             ("Escape clears the filter", "$text-muted")))
+
+    @on(FilterBar.Finished)
+    def _filter_finished(self, event: FilterBar.Finished) -> None:
+        dimension_list = self.query_one(DimensionList)
+        if dimension_list.display:
+            dimension_list.focus()
+        else:
+            self.query_one(FilterBar).query_one("Input").focus()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "host" and not event.pane.children:
+            from kvmq.tui.host_view import HostView
+
+            event.pane.mount(HostView(id="host-view"))
+        self.refresh_bindings()
+
+    # ------------------------------------------------------------------ actions
+
+    def tab_specs(self) -> tuple[tuple[str, str, str], ...]:
+        return TABS
+
+    def action_show_tab(self, tab_id: str) -> None:
+        self.show_tab(tab_id)
+
+    def show_tab(self, tab_id: str) -> None:
+        self.query_one(TabbedContent).active = tab_id
+        focus_target = {"compare": "#dimensions", "pros": "#pros-view", "summary": "#summary-view"}
+        if tab_id in focus_target:
+            self.call_after_refresh(self._focus_first_visible, focus_target[tab_id])
+
+    def _focus_first_visible(self, selector: str) -> None:
+        widget = self.query_one(selector)
+        if widget.display:
+            widget.focus()
+
+    def go_to_dimension(self, dimension_id: str) -> None:
+        self.show_tab("compare")
+        dimension_list = self.query_one(DimensionList)
+        if dimension_list.select_dimension(dimension_id):
+            self.query_one(FilterBar).display = bool(dimension_list.query_text)
+            dimension_list.display = True
+            dimension_list.focus()
+
+    def action_filter(self) -> None:
+        self.show_tab("compare")
+        self.query_one(FilterBar).open()
+
+    def action_copy(self) -> None:
+        dimension = self.query_one(ComparisonPane).dimension
+        if dimension is None:
+            self.notify("Nothing to copy: no dimension is shown", severity="warning")
+            return
+        self.copy_to_clipboard(dimension_markdown(self.dataset, dimension))
+        self.notify(f"Copied '{dimension.title}' as Markdown", title="Clipboard", markup=False)
+
+    def action_recheck(self) -> None:
+        from kvmq.tui.host_view import HostView
+
+        for view in self.query(HostView):
+            view.refresh_checks()
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        app_keys = [
+            (binding.key_display or binding.key, binding.description)
+            for binding in self._bindings_for_help()
+        ]
+        self.push_screen(HelpScreen(
+            f"{self.dataset.title}: keys",
+            [("Explorer", app_keys), ("List, pane and filter", NAVIGATION_HELP)],
+        ))
+
+    def _bindings_for_help(self) -> list[Binding]:
+        return [b for b in self.BINDINGS if isinstance(b, Binding)]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> Optional[bool]:
+        active = self.query_one(TabbedContent).active if self.is_mounted else "compare"
+        if action == "recheck":
+            return active == "host"
+        if action == "copy":
+            return active == "compare"
+        return True
+
+    # ------------------------------------------------------------------ running
+
+
+def run_explorer(path: Path) -> int:
+    """Load the dataset (errors end here, before the screen changes), then run the app."""
+    try:
+        dataset = load(path)
+    except InvalidDataset as exc:
+        for line in exc.lines():
+            sys.stderr.write(f"kvmq: error: {line}\n")
+        return 2
+    result = ExplorerApp(dataset).run()
+    return result or 0

@@ -1,0 +1,103 @@
+"""The list of dimensions on the left of the Compare tab, with filtering."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Optional, Sequence
+
+from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from kvmq.dataset import Dataset, Dimension
+
+
+class DimensionList(OptionList):
+    """One line per dimension; posts :class:`DimensionList.DimensionHighlighted` on moves.
+
+    An OptionList rather than a ListView: it renders lines, not widgets, so it stays fast
+    with thousands of dimensions.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g", "first", "First", show=False),
+        Binding("G", "last", "Last", show=False),
+    ]
+
+    class DimensionHighlighted(Message):
+        """The highlighted dimension changed (also sent for the first one at start)."""
+
+        def __init__(self, dimension: Dimension) -> None:
+            super().__init__()
+            self.dimension = dimension
+
+    class FilterApplied(Message):
+        """A filter was applied: how many of how many dimensions are shown."""
+
+        def __init__(self, query: str, shown: int, total: int) -> None:
+            super().__init__()
+            self.query = query
+            self.shown = shown
+            self.total = total
+
+    def __init__(self, dataset: Dataset, *, id: Optional[str] = None) -> None:
+        super().__init__(id=id)
+        self._dataset = dataset
+        self._visible: list[Dimension] = list(dataset.dimensions)
+        self._index_by_id = {d.id: i for i, d in enumerate(dataset.dimensions)}
+        # Prompts are built once; filtering reuses the same Option objects.
+        self._all_options = [Option(Content(d.title), id=d.id) for d in dataset.dimensions]
+        self.query_text = ""
+
+    def on_mount(self) -> None:
+        self.add_options(self._all_options)
+        if self._all_options:
+            self.highlighted = 0
+
+    @property
+    def visible(self) -> Sequence[Dimension]:
+        return self._visible
+
+    @property
+    def current(self) -> Optional[Dimension]:
+        if self.highlighted is None or not self._visible:
+            return None
+        return self._visible[self.highlighted]
+
+    def apply_filter(self, query: str) -> None:
+        """Show only dimensions containing every word of ``query``; keep the highlight if shown."""
+        if query == self.query_text:
+            return
+        previous = self.current
+        self.query_text = query
+        self._visible = self._dataset.filter(query)
+        options = self._all_options
+        self.set_options([options[self._index_by_id[d.id]] for d in self._visible])
+        if self._visible:
+            keep = self._visible.index(previous) if previous in self._visible else 0
+            self.highlighted = keep
+            if keep == 0 and previous is self._visible[0]:
+                # Same index as before: OptionList would not announce it, but the pane must
+                # still show the entry that is highlighted now.
+                self.post_message(self.DimensionHighlighted(self._visible[0]))
+        self.post_message(self.FilterApplied(query, len(self._visible), len(self._dataset.dimensions)))
+
+    def select_dimension(self, dimension_id: str) -> bool:
+        """Highlight a dimension by id (clearing a filter that hides it); False if unknown."""
+        if dimension_id not in self._index_by_id:
+            return False
+        if all(d.id != dimension_id for d in self._visible):
+            self.apply_filter("")
+        for index, dimension in enumerate(self._visible):
+            if dimension.id == dimension_id:
+                self.highlighted = index
+                self.scroll_to_highlight()
+        return True
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        if 0 <= event.option_index < len(self._visible):
+            self.post_message(self.DimensionHighlighted(self._visible[event.option_index]))
