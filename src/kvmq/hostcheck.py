@@ -41,8 +41,10 @@ tree is described in ``host.json`` at the top of the tree::
 Opening a listed device follows the usual owner/group/other permission bits
 for ``user`` (uid 0 may open anything).  ``kvm_api_version`` is what the
 ioctl answers once the open succeeded: a number, or an errno name such as
-``"ENOTTY"`` to make it fail.  Programs are real scripts in the tree and run
-for real, so timeouts are exercised too.
+``"ENOTTY"`` to make it fail.  ``path`` lists the PATH directories inside the
+tree, ``timeout`` the per-program timeout.  Programs are real scripts in the
+tree and run for real, so timeouts are exercised too.  Keyword arguments to
+``from_tree`` replace any field afterwards (e.g. ``timeout=0.5``).
 """
 
 from __future__ import annotations
@@ -79,7 +81,13 @@ __all__ = [
     "UserInfo",
     "Verdict",
     "clean_text",
+    "parse_accels",
+    "parse_version",
+    "real_can_open_rw",
+    "real_kvm_api_version",
+    "real_stat_device",
     "run_checks",
+    "run_program",
 ]
 
 #: ``_IO(KVMIO, 0x00)``: the first ioctl any KVM user issues.
@@ -246,7 +254,7 @@ class UserInfo:
 
     @property
     def label(self) -> str:
-        return self.name or f"uid {self.uid}"
+        return f"user {self.name}" if self.name else f"uid {self.uid}"
 
 
 def _default_user() -> UserInfo:
@@ -629,9 +637,7 @@ def _check_cpu_flags(f: _Facts) -> Check:
     found = f.virt_flags
     in_vm = "hypervisor" in (f.flags or ())
     if found:
-        names = ", ".join(
-            f"{flag} ({'Intel VT-x' if flag == 'vmx' else 'AMD-V'})" for flag in found
-        )
+        names = ", ".join(f"{flag} ({'Intel VT-x' if flag == 'vmx' else 'AMD-V'})" for flag in found)
         if f.api_ok or f.api_denied:
             return Check(cid, Status.PASS, f"{names} present")
         if f.kvm_dev is None:
@@ -773,9 +779,7 @@ def _check_api(f: _Facts) -> Check:
     cid = "kvm.api"
     if isinstance(f.api, int):
         if f.api_ok:
-            return Check(
-                cid, Status.PASS, f"KVM_GET_API_VERSION = {f.api} (the stable API): KVM works"
-            )
+            return Check(cid, Status.PASS, f"KVM_GET_API_VERSION = {f.api} (the stable API): KVM works")
         return Check(
             cid,
             Status.FAIL,
@@ -786,9 +790,7 @@ def _check_api(f: _Facts) -> Check:
     if exc.errno == errno_mod.ENOENT:
         return Check(cid, Status.FAIL, "could not probe: no /dev/kvm", "see kvm.device")
     if f.api_denied:
-        return Check(
-            cid, Status.FAIL, f"could not open /dev/kvm: {_err(exc)}", "see kvm.access"
-        )
+        return Check(cid, Status.FAIL, f"could not open /dev/kvm: {_err(exc)}", "see kvm.access")
     return Check(
         cid,
         Status.FAIL,
@@ -824,9 +826,7 @@ def _check_vhost(f: _Facts) -> Check:
     hint = "sudo modprobe vhost_net"
     if f.in_container:
         hint += " (if this is a container: on its host, then pass --device /dev/vhost-net)"
-    return _check_char_dev(
-        f, "vhost-net", "/dev/vhost-net", "in-kernel virtio-net acceleration", hint
-    )
+    return _check_char_dev(f, "vhost-net", "/dev/vhost-net", "in-kernel virtio-net acceleration", hint)
 
 
 def _check_tun(f: _Facts) -> Check:
@@ -926,8 +926,7 @@ def _probe_all(host: Host, jobs: list[tuple[str, Path, bool]]) -> list[_Program]
 
 def _qemu_install_hint() -> str:
     return (
-        "install QEMU: sudo apt install qemu-system-x86 (Debian/Ubuntu) "
-        "or sudo dnf install qemu-kvm (Fedora)"
+        "install QEMU: sudo apt install qemu-system-x86 (Debian/Ubuntu) or sudo dnf install qemu-kvm (Fedora)"
     )
 
 
@@ -988,8 +987,12 @@ def _program_checks(f: _Facts) -> list[Check]:
     if not emulators:
         status = Status.WARN if f.api_ok else Status.INFO
         checks.append(
-            Check("qemu.binaries", status, "no qemu-system-* on PATH: QEMU is not installed",
-                  _qemu_install_hint())
+            Check(
+                "qemu.binaries",
+                status,
+                "no qemu-system-* on PATH: QEMU is not installed",
+                _qemu_install_hint(),
+            )
         )
     else:
         count = len(emulators)
@@ -1017,9 +1020,7 @@ def _program_checks(f: _Facts) -> list[Check]:
         if prog is None:
             checks.append(Check(cid, Status.INFO, f"{tool} not on PATH", missing_hint))
         elif prog.problem:
-            checks.append(
-                Check(cid, Status.WARN, f"{tool}: {prog.problem}", "reinstall it or fix PATH")
-            )
+            checks.append(Check(cid, Status.WARN, f"{tool}: {prog.problem}", "reinstall it or fix PATH"))
         else:
             where = clean_text(_display_path(host, prog.path), 120)
             checks.append(Check(cid, Status.PASS, f"{where} {clean_text(prog.version or '?', 60)}"))
@@ -1069,7 +1070,7 @@ def _verdict(f: _Facts) -> Verdict:
         return Verdict(
             False,
             SUMMARY_TCG,
-            f"/dev/kvm exists but {user} may not open it (see kvm.access)",
+            f"/dev/kvm exists, but {user} cannot open it read-write (see kvm.access)",
         )
     if isinstance(f.api, int):
         reason = f"/dev/kvm answered API version {f.api}, not {KVM_STABLE_API_VERSION}"
@@ -1099,4 +1100,3 @@ def run_checks(host: Optional[Host] = None) -> Report:
         *_program_checks(facts),
     ]
     return Report(checks=tuple(checks), verdict=_verdict(facts))
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import ClassVar, Optional
+from typing import TYPE_CHECKING, ClassVar, Optional
 
 from textual import on
 from textual.app import App, ComposeResult
@@ -22,6 +22,9 @@ from kvmq.tui.filter_bar import FilterBar
 from kvmq.tui.help_screen import HelpScreen
 from kvmq.tui.pros_view import ProsView
 from kvmq.tui.summary_view import SummaryView
+
+if TYPE_CHECKING:
+    from kvmq.hostcheck import Host
 
 # (pane id, label, key): the tabs in order; the key switches to the tab.
 TABS: tuple[tuple[str, str, str], ...] = (
@@ -61,9 +64,14 @@ class ExplorerApp(App[int]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, dataset: Dataset) -> None:
+    def __init__(self, dataset: Dataset, *, host: Optional[Host] = None) -> None:
+        """Args:
+            dataset: the comparison to browse.
+            host: the machine the Host tab checks (tests pass a fake one; None: this one).
+        """
         super().__init__()
         self.dataset = dataset
+        self._host = host
         self.title = dataset.title
         self.sub_title = f"{len(dataset.dimensions)} dimensions"
 
@@ -126,7 +134,7 @@ class ExplorerApp(App[int]):
         if event.pane.id == "host" and not event.pane.children:
             from kvmq.tui.host_view import HostView
 
-            event.pane.mount(HostView(id="host-view"))
+            event.pane.mount(HostView(self._host, id="host-view"))
         self.refresh_bindings()
 
     # ------------------------------------------------------------------ actions

@@ -2,7 +2,7 @@
 
 The checks run subprocesses and an ioctl, so they run in a thread worker and
 the UI stays responsive; a "Checking this host…" line shows meanwhile.  Styles
-live in ``host_view.tcss`` (merged into the app's stylesheet).
+live in ``app.tcss``.
 """
 
 from __future__ import annotations
@@ -82,9 +82,7 @@ class HostView(VerticalScroll):
             verdict = self.query_one("#host-verdict", Static)
             verdict.set_classes("-no")
             verdict.update("The host check failed")
-            self.query_one("#host-reason", Static).update(
-                Content(clean_text(repr(event.worker.error)))
-            )
+            self.query_one("#host-reason", Static).update(Content(clean_text(repr(event.worker.error))))
 
     def _show(self, report: Report) -> None:
         self.report = report

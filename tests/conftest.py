@@ -1,0 +1,63 @@
+"""Shared fixtures: where the repository and datasets are, and how to run the ``kvmq`` CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable, Mapping, Optional
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_DATASET = REPO_ROOT / "data" / "kvm-vs-qemu.yaml"
+DATASETS_DIR = Path(__file__).resolve().parent / "fixtures" / "datasets"
+
+# Variables that would change how kvmq or rich behave from one machine to the next.
+_SCRUBBED_ENV = (
+    "KVMQ_DATA", "KVMQ_DEBUG", "FORCE_COLOR", "CLICOLOR_FORCE", "TTY_COMPATIBLE",
+    "TTY_INTERACTIVE", "LINES", "TEXTUAL", "PYTHONWARNINGS",
+)
+
+RunKvmq = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+def kvmq_env(env: Optional[Mapping[str, str]] = None) -> dict[str, str]:
+    """The environment the CLI runs in: plain output, 100 columns, no cache, no KVMQ_DATA."""
+    out = {key: value for key, value in os.environ.items() if key not in _SCRUBBED_ENV}
+    out.update({"NO_COLOR": "1", "COLUMNS": "100", "KVMQ_NO_CACHE": "1", "TERM": "dumb"})
+    out.update(env or {})
+    return out
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def shipped_dataset() -> Path:
+    return SHIPPED_DATASET
+
+
+@pytest.fixture(scope="session")
+def datasets_dir() -> Path:
+    return DATASETS_DIR
+
+
+@pytest.fixture
+def run_kvmq(tmp_path: Path) -> RunKvmq:
+    """Run ``python -m kvmq ARGS`` from an empty temporary directory and capture its output."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir(exist_ok=True)
+
+    def run(*args: str, env: Optional[Mapping[str, str]] = None,
+            input: Optional[str] = None) -> subprocess.CompletedProcess[str]:  # noqa: A002
+        return subprocess.run(
+            [sys.executable, "-m", "kvmq", *args],
+            capture_output=True, text=True, timeout=60, cwd=cwd, env=kvmq_env(env),
+            input=input if input is not None else "",
+        )
+
+    return run

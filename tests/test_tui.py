@@ -1,0 +1,306 @@
+"""Pilot tests: drive the explorer with keys as a person would and check what it shows."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from textual.widgets import Input, OptionList, TabbedContent
+
+from kvmq.tui.comparison_pane import ComparisonPane
+from kvmq.tui.dimension_list import DimensionList
+from kvmq.tui.filter_bar import FilterBar
+from kvmq.tui.help_screen import HelpScreen
+from tests.tui_helpers import fixture, make_app, screen_text, shipped
+
+SIZE = (120, 36)
+
+
+def pane_text(app) -> str:
+    pane = app.query_one(ComparisonPane)
+    return "\n".join(
+        str(getattr(widget.visual, "plain", widget.visual)) for widget in pane.query("Static")
+        if widget.display
+    )
+
+
+async def test_first_dimension_highlighted_and_described_at_start() -> None:
+    dataset = shipped()
+    app = make_app(dataset)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        dimension_list = app.query_one(DimensionList)
+        first = dataset.dimensions[0]
+        assert dimension_list.highlighted == 0
+        assert app.focused is dimension_list
+        assert app.query_one(ComparisonPane).dimension == first
+        text = pane_text(app)
+        for subject in dataset.subjects:
+            assert first.descriptions[subject.id] in text
+        screen = screen_text(app)
+        assert first.title in screen
+        assert dataset.title in screen
+
+
+@pytest.mark.parametrize(("keys", "index"), [
+    (["down"], 1), (["j"], 1), (["j", "j", "k"], 1), (["down", "down", "up"], 1),
+    (["end"], -1), (["G"], -1), (["end", "home"], 0), (["G", "g"], 0), (["pagedown"], None),
+])
+async def test_moving_through_the_list_updates_the_pane(keys: list[str], index: int) -> None:
+    dataset = shipped()
+    app = make_app(dataset)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*keys)
+        await pilot.pause()
+        highlighted = app.query_one(DimensionList).highlighted
+        assert highlighted is not None
+        if index is None:  # a page down moves by more than one line
+            assert highlighted > 1
+        else:
+            assert highlighted == index % len(dataset.dimensions)
+        expected = dataset.dimensions[highlighted]
+        assert app.query_one(ComparisonPane).dimension == expected
+        assert expected.descriptions[dataset.subjects[1].id] in pane_text(app)
+
+
+async def test_number_keys_switch_tabs_and_show_their_content() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        tabs = app.query_one(TabbedContent)
+        await pilot.press("2")
+        await pilot.pause()
+        assert tabs.active == "pros"
+        screen = screen_text(app)
+        for label, votes in [("No license issues", 4), ("Very fast", 2),
+                             ("Flexible network options", 2), ("Performance", 1),
+                             ("Easy to use", 1), ("Free", 1)]:
+            line = next(line for line in screen.splitlines() if label in line)
+            assert str(votes) in line.split(label, 1)[1]
+        assert "Total" in screen
+        await pilot.press("3")
+        await pilot.pause()
+        assert tabs.active == "summary"
+        assert "StackShare" in screen_text(app)
+        await pilot.press("4")
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if "KVM acceleration available" in screen_text(app):
+                break
+        assert tabs.active == "host"
+        assert "KVM acceleration available" in screen_text(app)
+        await pilot.press("1")
+        await pilot.pause()
+        assert tabs.active == "compare"
+        assert app.focused is app.query_one(DimensionList)
+
+
+async def test_clicking_a_tab_switches_to_it() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.click("#tabs Tab#--content-tab-summary")
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "summary"
+
+
+async def test_tab_moves_focus_between_list_and_pane_and_pane_scrolls() -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 16)) as pilot:
+        pane = app.query_one(ComparisonPane)
+        await pilot.press("tab")
+        assert app.focused is pane
+        await pilot.press("down", "down", "pagedown")
+        await pilot.pause()
+        assert pane.scroll_y > 0
+        await pilot.press("shift+tab")
+        assert app.focused is app.query_one(DimensionList)
+
+
+async def test_filter_narrows_counts_keeps_and_clears() -> None:
+    dataset = shipped()
+    app = make_app(dataset)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash")
+        await pilot.pause()
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"migration")
+        await pilot.pause()
+        dimension_list = app.query_one(DimensionList)
+        visible = [d.id for d in dimension_list.visible]
+        assert "live-migration" in visible
+        assert len(visible) < len(dataset.dimensions)
+        assert visible == [d.id for d in dataset.filter("migration")]
+        assert dimension_list.option_count == len(visible)
+        assert f"{len(visible)} of {len(dataset.dimensions)} match" in screen_text(app)
+        # The highlight sits on a visible entry and the pane shows it.
+        assert app.query_one(ComparisonPane).dimension == dimension_list.current
+        assert dimension_list.current is not None and dimension_list.current.id in visible
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.focused is dimension_list
+        assert dimension_list.option_count == len(visible)
+        await pilot.press("slash", "escape")
+        await pilot.pause()
+        assert dimension_list.option_count == len(dataset.dimensions)
+        assert not app.query_one(FilterBar).display
+
+
+async def test_filter_needs_every_word_and_searches_descriptions() -> None:
+    dataset = shipped()
+    app = make_app(dataset)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash", *"VFIO iommu")
+        await pilot.pause()
+        visible = app.query_one(DimensionList).visible
+        assert visible
+        for dimension in visible:
+            assert "vfio" in dimension.search_text and "iommu" in dimension.search_text
+
+
+async def test_filter_with_no_match_says_so() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash", *"zzzq")
+        await pilot.pause()
+        assert "No dimension matches 'zzzq'" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "No dimension matches" not in screen_text(app)
+        assert app.query_one(DimensionList).display
+
+
+async def test_palette_jumps_to_a_dimension() -> None:
+    dataset = shipped()
+    target = dataset.dimensions[-2]
+    app = make_app(dataset)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*f"Go to {target.title}")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "compare"
+        assert app.query_one(ComparisonPane).dimension == target
+
+
+async def test_copy_puts_the_dimension_as_markdown_on_the_clipboard() -> None:
+    dataset = shipped()
+    app = make_app(dataset)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("j", "y")
+        await pilot.pause()
+        second = dataset.dimensions[1]
+        assert app.clipboard.startswith(f"## {second.title}\n")
+        assert "**KVM:**" in app.clipboard and "**QEMU:**" in app.clipboard
+        messages = [notification.message for notification in app._notifications]
+        assert f"Copied '{second.title}' as Markdown" in messages
+
+
+async def test_help_screen_lists_keys_and_escape_closes_it() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        for expected in ("Filter", "Copy", "Quit", "Ctrl+P", "j k", "Tab"):
+            assert expected in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_q_quits() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+
+
+async def test_q_types_into_the_filter_instead_of_quitting() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash", "q", "1")
+        await pilot.pause()
+        assert app.is_running
+        assert app.query_one(FilterBar).query_text == "q1"
+
+
+async def test_markup_looking_text_is_shown_literally() -> None:
+    app = make_app(fixture("markup.yaml"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = screen_text(app)
+        assert "[bold]x Brackets" in screen
+        assert "qemu-system-x86_64 [options]" in screen
+        assert "[/] stays [/]" in screen
+        assert "[link=file:///etc/passwd]x[/link]" in screen
+        assert "[@click=app.quit]Not a link[/]" in screen
+        assert app.is_running
+        await pilot.press("2")
+        await pilot.pause()
+        assert "[b]Loud[/b]" in screen_text(app)
+
+
+async def test_three_subjects_get_three_columns() -> None:
+    dataset = fixture("three-subjects.yaml")
+    app = make_app(dataset)
+    async with app.run_test(size=(150, 30)) as pilot:
+        await pilot.pause()
+        columns = app.query(".subject-column")
+        assert len(columns) == 3
+        assert len({column.region.x for column in columns}) == 3
+        screen = screen_text(app)
+        for subject in dataset.subjects:
+            assert subject.name in screen
+
+
+async def test_subjects_stack_below_100_columns_and_list_moves_up_below_60() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        columns = list(app.query(".subject-column"))
+        assert columns[0].region.y == columns[1].region.y
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        columns = list(app.query(".subject-column"))
+        assert columns[0].region.x == columns[1].region.x
+        assert columns[0].region.y < columns[1].region.y
+        await pilot.resize_terminal(50, 24)
+        await pilot.pause()
+        sidebar = app.query_one("#sidebar")
+        pane = app.query_one(ComparisonPane)
+        assert sidebar.region.y < pane.region.y
+
+
+async def test_survives_any_size_and_random_keys() -> None:
+    """Resize through a sweep of sizes, pressing random keys at each; nothing may raise."""
+    rng = random.Random(20261127)
+    keys = ["up", "down", "j", "k", "g", "G", "home", "end", "pageup", "pagedown", "tab",
+            "shift+tab", "1", "2", "3", "4", "slash", "a", "z", "enter", "escape", "y",
+            "question_mark", "escape", "r", "backspace", "left", "right", "ctrl+p", "escape"]
+    sizes = [(20, 8), (21, 9), (24, 8), (30, 10), (40, 12), (59, 20), (60, 20), (80, 24),
+             (99, 30), (100, 30), (120, 36), (160, 50), (200, 60), (20, 8), (33, 60), (200, 8)]
+    app = make_app()
+    async with app.run_test(size=(20, 8)) as pilot:
+        for width, height in sizes:
+            await pilot.resize_terminal(width, height)
+            await pilot.pause()
+            for _ in range(12):
+                key = rng.choice(keys)
+                if key == "q":
+                    continue
+                await pilot.press(key)
+            await pilot.pause()
+            assert app.is_running
+            assert app.return_code is None
+
+
+async def test_empty_filter_submit_hides_the_bar() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash", "enter")
+        await pilot.pause()
+        assert not app.query_one(FilterBar).display
+        assert isinstance(app.focused, OptionList)
