@@ -21,7 +21,7 @@ from kvmq.dataset import Dataset, Dimension, Pro, Subject, dimension_to_dict, su
 
 # Below this width the subject columns are stacked instead of side by side.
 STACK_BELOW = 80
-BAR_WIDTH = 24
+BAR_WIDTH = 16
 CORRECTION_MARK = "⚠"
 CAVEAT_MARK = "•"
 
@@ -117,9 +117,10 @@ def bar(votes: int, most: int, width: int = BAR_WIDTH) -> str:
 def pros_table(subject: Subject, pros: Sequence[Pro], most: int) -> RenderableType:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True,
                   title=literal(subject.name, "bold cyan"), title_justify="left")
-    table.add_column("Pro", overflow="fold", ratio=2)
+    table.add_column("Pro", overflow="fold", ratio=1, min_width=8)
     table.add_column("Votes", justify="right", no_wrap=True)
-    table.add_column("", no_wrap=True, ratio=1, overflow="crop")
+    # A fixed width keeps the bars proportional (a flexible column would crop the long ones).
+    table.add_column("", no_wrap=True, width=BAR_WIDTH, overflow="crop")
     for pro in pros:
         table.add_row(literal(pro.label), str(pro.votes), literal(bar(pro.votes, most), "green"))
     if not pros:
@@ -141,7 +142,9 @@ def list_renderable(dataset: Dataset) -> RenderableType:
 
 def print_show(console: Console, dataset: Dataset, dimensions: Sequence[Dimension]) -> None:
     console.print(literal(dataset.title, "bold"))
-    console.print(literal(" vs ".join(s.name for s in dataset.subjects), "dim"))
+    names = " vs ".join(s.name for s in dataset.subjects)
+    if names.casefold() != dataset.title.casefold():
+        console.print(literal(names, "dim"))
     console.print()
     for dimension in dimensions:
         console.print(dimension_renderable(dataset, dimension, console.width))

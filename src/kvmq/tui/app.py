@@ -55,13 +55,16 @@ class ExplorerApp(App[int]):
     COMMANDS: ClassVar = App.COMMANDS | {ExplorerCommands}
     HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (60, "-medium"), (100, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = [
-        *(Binding(key, f"show_tab('{tab_id}')", label, key_display=key)
+        # The tab labels already show their keys, so the Footer leaves them out.
+        *(Binding(key, f"show_tab('{tab_id}')", label, key_display=key, show=False,
+                  tooltip=f"show the {label} tab")
           for tab_id, label, key in TABS),
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("y", "copy", "Copy"),
-        Binding("r", "recheck", "Re-check host"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("q", "quit", "Quit"),
+        Binding("slash", "filter", "Filter", key_display="/",
+                tooltip="filter the dimension list: every typed word must match"),
+        Binding("y", "copy", "Copy", tooltip="copy the shown dimension as Markdown"),
+        Binding("r", "recheck", "Re-check host", tooltip="run the host checks again (Host tab)"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="this screen"),
+        Binding("q", "quit", "Quit", tooltip="leave kvmq"),
     ]
 
     def __init__(self, dataset: Dataset, *, host: Optional[Host] = None) -> None:
@@ -186,7 +189,7 @@ class ExplorerApp(App[int]):
         if isinstance(self.screen, HelpScreen):
             return
         app_keys = [
-            (binding.key_display or binding.key, binding.description)
+            (binding.key_display or binding.key, binding.tooltip or binding.description)
             for binding in self._bindings_for_help()
         ]
         self.push_screen(HelpScreen(

@@ -31,7 +31,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True)
         table.add_column("Key", style="bold", no_wrap=True)
-        table.add_column("Does", overflow="fold")
+        table.add_column("Does", overflow="fold", ratio=1)
         for heading, rows in self._sections:
             table.add_row(Text(heading, style="bold underline"), "")
             for keys, description in rows:
