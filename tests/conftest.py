@@ -53,7 +53,7 @@ def run_kvmq(tmp_path: Path) -> RunKvmq:
     cwd.mkdir(exist_ok=True)
 
     def run(*args: str, env: Optional[Mapping[str, str]] = None,
-            input: Optional[str] = None) -> subprocess.CompletedProcess[str]:  # noqa: A002
+            input: Optional[str] = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "kvmq", *args],
             capture_output=True, text=True, timeout=60, cwd=cwd, env=kvmq_env(env),

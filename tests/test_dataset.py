@@ -107,7 +107,7 @@ def test_shipped_pros_are_exactly_the_base_comparisons(shipped: Dataset) -> None
     assert sum(p.votes for p in shipped.pros["kvm"]) == 8
     assert sum(p.votes for p in shipped.pros["qemu"]) == 3
     assert shipped.max_votes() == 4
-    assert [p.label for p in shipped.pros_ranked("kvm")][0] == "No license issues"
+    assert shipped.pros_ranked("kvm")[0].label == "No license issues"
 
 
 @pytest.mark.parametrize("dimension_id", ["guest-support", "device-emulation", "management", "architecture",
@@ -161,11 +161,13 @@ FILE_CASES = [
     ("bad-schema", 2, 9, "schema", "schema 2 is not supported"),
     ("bad-no-schema", 2, 1, "", "missing required key 'schema'"),
     ("bad-duplicate-key", 4, 1, "", "duplicate key 'title'"),
-    ("bad-note-kind", 28, 15, "dimensions[0].notes[0].kind", "kind 'erratum' is not one of: caveat, correction"),
+    ("bad-note-kind", 28, 15, "dimensions[0].notes[0].kind",
+     "kind 'erratum' is not one of: caveat, correction"),
 ]
 
 
-@pytest.mark.parametrize(("name", "line", "col", "where", "phrase"), FILE_CASES, ids=[c[0] for c in FILE_CASES])
+@pytest.mark.parametrize(("name", "line", "col", "where", "phrase"), FILE_CASES,
+                         ids=[case[0] for case in FILE_CASES])
 def test_rejected_file(name: str, line: int, col: int, where: str, phrase: str) -> None:
     path = DATASETS / f"{name}.yaml"
     error = only_error(path)
@@ -225,7 +227,8 @@ def test_description_for_unknown_subject() -> None:
 def test_votes_must_be_whole_numbers(votes: str, found: str) -> None:
     text = minimal_with("      votes: 1\n", f"      votes: {votes}\n")
     error = only_error(text)
-    assert (error.line, error.col, error.where) == (line_of(text, f"votes: {votes}"), 14, "pros.beta[0].votes")
+    expected = (line_of(text, f"votes: {votes}"), 14, "pros.beta[0].votes")
+    assert (error.line, error.col, error.where) == expected
     assert "expected a whole number" in error.what
     assert found in error.what
 
@@ -317,7 +320,8 @@ def test_duplicate_subject_key_in_descriptions() -> None:
      "    descriptions: [Alpha stores, Beta uses]", "dimensions[1].descriptions",
      "expected a mapping of subject ids, found a list"),
     ("    sources:\n      - https://example.org/benchmarks",
-     "    sources: https://example.org/benchmarks", "dimensions[0].sources", "expected a list of URLs, found text"),
+     "    sources: https://example.org/benchmarks", "dimensions[0].sources",
+     "expected a list of URLs, found text"),
     ("    notes:\n      - text:", "    notes:\n      text:", None, None),
     ("  alpha:\n    - label: Quick", "  alpha:\n    label: Quick", None, None),
 ])
