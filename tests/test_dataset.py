@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import string
@@ -885,9 +886,36 @@ def test_fuzz_random_documents(document: Any) -> None:
     _load_or_invalid(lambda: loads(text, "fuzz.yaml"))
 
 
+_SMALL_DOCS = st.recursive(
+    _SCALARS,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(_KEYS, children, max_size=3),
+    max_leaves=6,
+)
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(_KEYS, _DOCS, max_size=7))
+@given(st.dictionaries(_KEYS, _SMALL_DOCS, max_size=7))
 def test_fuzz_random_top_level_mappings(document: dict[str, Any]) -> None:
+    _load_or_invalid(lambda: loads(yaml.safe_dump(document, allow_unicode=True), "fuzz.yaml"))
+
+
+MINIMAL_DOC = yaml.safe_load(MINIMAL_TEXT)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_fuzz_one_value_replaced_in_a_valid_document(data: st.DataObject) -> None:
+    """Deep in an otherwise valid dataset, one value becomes something random."""
+    document = copy.deepcopy(MINIMAL_DOC)
+    node: Any = document
+    while True:
+        keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+        key = data.draw(st.sampled_from(keys))
+        child = node[key]
+        if not isinstance(child, (dict, list)) or not child or data.draw(st.booleans()):
+            node[key] = data.draw(_SMALL_DOCS)
+            break
+        node = child
     _load_or_invalid(lambda: loads(yaml.safe_dump(document, allow_unicode=True), "fuzz.yaml"))
 
 

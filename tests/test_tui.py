@@ -304,3 +304,34 @@ async def test_empty_filter_submit_hides_the_bar() -> None:
         await pilot.pause()
         assert not app.query_one(FilterBar).display
         assert isinstance(app.focused, OptionList)
+
+
+async def test_loading_in_a_worker_fills_in_the_explorer() -> None:
+    from kvmq.dataset import packaged_data_path
+    from kvmq.tui.app import ExplorerApp
+
+    app = ExplorerApp(path=packaged_data_path())
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if app.query(ComparisonPane):
+                break
+        assert app.dataset is not None
+        assert app.query_one(ComparisonPane).dimension == app.dataset.dimensions[0]
+        assert app.focused is app.query_one(DimensionList)
+
+
+async def test_a_dataset_error_found_by_the_loading_worker_exits_with_status_2(tmp_path) -> None:
+    from kvmq.tui.app import ExplorerApp
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("schema: 1\ntitle: [unclosed\n", encoding="utf-8")
+    app = ExplorerApp(path=broken)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if not app.is_running:
+                break
+    assert app.return_code == 2
+    assert len(app.load_errors) == 1
+    assert app.load_errors[0].startswith(f"{broken}:3:1: YAML syntax error")

@@ -199,8 +199,11 @@ class Dataset:
         if prefixed:
             names = ", ".join(d.id for d in prefixed[:8])
             raise LookupError(f"'{query}' is ambiguous: it could be {names}")
-        candidates = [d.id for d in self.dimensions] + [d.title.casefold() for d in self.dimensions]
-        close = difflib.get_close_matches(wanted, candidates, n=3, cutoff=0.5)
+        # Suggest ids (what to type), matching against ids and titles alike.
+        id_of = {d.title.casefold(): d.id for d in self.dimensions}
+        id_of.update({d.id: d.id for d in self.dimensions})
+        matches = difflib.get_close_matches(wanted, list(id_of), n=6, cutoff=0.5)
+        close = list(dict.fromkeys(id_of[m] for m in matches))[:3]
         hint = f"; did you mean {_or_list(close)}?" if close else "; try 'kvmq list'"
         raise LookupError(f"no dimension matches '{query}'{hint}")
 

@@ -11,7 +11,8 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, LoadingIndicator, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
 
 from kvmq.dataset import Dataset, InvalidDataset, load
 from kvmq.render import dimension_markdown
@@ -67,42 +68,89 @@ class ExplorerApp(App[int]):
         Binding("q", "quit", "Quit", tooltip="leave kvmq"),
     ]
 
-    def __init__(self, dataset: Dataset, *, host: Optional[Host] = None) -> None:
+    def __init__(self, dataset: Optional[Dataset] = None, *, path: Optional[Path] = None,
+                 host: Optional[Host] = None) -> None:
         """Args:
-            dataset: the comparison to browse.
+            dataset: the comparison to browse, or None to load ``path`` in a worker while a
+                loading indicator shows (for files that take a noticeable time to parse).
+            path: the dataset file to load when ``dataset`` is None.
             host: the machine the Host tab checks (tests pass a fake one; None: this one).
         """
         super().__init__()
+        if dataset is None and path is None:
+            raise ValueError("ExplorerApp needs a dataset or a path to load one from")
         self.dataset = dataset
+        self._path = path
         self._host = host
-        self.title = dataset.title
-        self.sub_title = f"{len(dataset.dimensions)} dimensions"
+        self.load_errors: list[str] = []
+        self._show_dataset_titles()
+
+    def _show_dataset_titles(self) -> None:
+        if self.dataset is None:
+            self.sub_title = "loading…"
+            return
+        self.title = self.dataset.title
+        self.sub_title = f"{len(self.dataset.dimensions)} dimensions"
 
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
         yield Header()
+        if self.dataset is None:
+            with Vertical(id="loading"):
+                yield LoadingIndicator()
+                yield Static(Content.styled(f"Loading {self._path}…", "$text-muted"),
+                             id="loading-text")
+        else:
+            yield from self._compose_tabs(self.dataset)
+        yield Footer()
+
+    def _compose_tabs(self, dataset: Dataset) -> ComposeResult:
         with TabbedContent(id="tabs"):
             with TabPane("1 Compare", id="compare"), Horizontal(id="compare-body"):
                 with Vertical(id="sidebar"):
                     filter_bar = FilterBar(id="filter-bar")
                     filter_bar.display = False
                     yield filter_bar
-                    yield DimensionList(self.dataset, id="dimensions")
+                    yield DimensionList(dataset, id="dimensions")
                     no_match = Static(id="no-match", markup=False)
                     no_match.display = False
                     yield no_match
-                yield ComparisonPane(self.dataset, id="pane")
+                yield ComparisonPane(dataset, id="pane")
             with TabPane("2 Pros", id="pros"):
-                yield ProsView(self.dataset, id="pros-view")
+                yield ProsView(dataset, id="pros-view")
             with TabPane("3 Summary", id="summary"):
-                yield SummaryView(self.dataset, id="summary-view")
+                yield SummaryView(dataset, id="summary-view")
             # The host checks run subprocesses: only mounted when the tab is first opened.
             yield TabPane("4 Host", id="host")
-        yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(DimensionList).focus()
+        if self.dataset is None:
+            self.run_worker(self._load_dataset, thread=True, exclusive=True, name="load",
+                            exit_on_error=False)
+        else:
+            self.query_one(DimensionList).focus()
+
+    def _load_dataset(self) -> Dataset:
+        assert self._path is not None
+        return load(self._path)
+
+    async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.name != "load":
+            return
+        if event.state == WorkerState.SUCCESS:
+            self.dataset = event.worker.result
+            self._show_dataset_titles()
+            await self.recompose()
+            self.query_one(DimensionList).focus()
+            self.refresh_bindings()
+        elif event.state == WorkerState.ERROR:
+            error = event.worker.error
+            if isinstance(error, InvalidDataset):
+                self.load_errors = error.lines()
+            else:
+                self.load_errors = [f"internal error: {type(error).__name__}: {error}"]
+            self.exit(2, return_code=2)
 
     # ------------------------------------------------------------------ wiring
 
@@ -193,7 +241,7 @@ class ExplorerApp(App[int]):
             for binding in self._bindings_for_help()
         ]
         self.push_screen(HelpScreen(
-            f"{self.dataset.title}: keys",
+            f"{self.title}: keys",
             [("Explorer", app_keys), ("List, pane and filter", NAVIGATION_HELP)],
         ))
 
@@ -201,7 +249,11 @@ class ExplorerApp(App[int]):
         return [b for b in self.BINDINGS if isinstance(b, Binding)]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> Optional[bool]:
-        active = self.query_one(TabbedContent).active if self.is_mounted else "compare"
+        if self.dataset is None or not self.is_mounted:
+            # Still loading: only help and quit make sense.
+            return action in ("help", "quit")
+        tabs = self.query(TabbedContent)
+        active = tabs.first().active if tabs else ""
         if action == "recheck":
             return active == "host"
         if action == "copy":
@@ -211,13 +263,28 @@ class ExplorerApp(App[int]):
     # ------------------------------------------------------------------ running
 
 
+# Files up to this size parse in well under the time a person notices; larger ones are
+# loaded in a worker behind a loading indicator so the first frame shows at once.
+SYNC_LOAD_MAX_BYTES = 1024 * 1024
+
+
 def run_explorer(path: Path) -> int:
-    """Load the dataset (errors end here, before the screen changes), then run the app."""
+    """Run the explorer on ``path``; dataset errors print one line each and return 2."""
     try:
-        dataset = load(path)
-    except InvalidDataset as exc:
-        for line in exc.lines():
-            sys.stderr.write(f"kvmq: error: {line}\n")
-        return 2
-    result = ExplorerApp(dataset).run()
-    return result or 0
+        size = path.stat().st_size
+    except OSError:
+        size = 0  # load() reports the real problem below
+    if size > SYNC_LOAD_MAX_BYTES and path.is_file():
+        app = ExplorerApp(path=path)
+        result = app.run()
+        errors = app.load_errors
+    else:
+        try:
+            dataset = load(path)
+        except InvalidDataset as exc:
+            result, errors = 2, exc.lines()
+        else:
+            result, errors = ExplorerApp(dataset).run(), []
+    for line in errors:
+        sys.stderr.write(f"kvmq: error: {line}\n")
+    return 2 if errors else (result or 0)

@@ -30,6 +30,8 @@ class ExplorerCommands(Provider):
 
     def _entries(self) -> Iterator[tuple[str, Callable[[], object], str]]:
         app = self.explorer
+        if app.dataset is None:  # still loading: nothing to go to yet
+            return
         for tab_id, label, _key in app.tab_specs():
             yield f"Show the {label} tab", partial(app.show_tab, tab_id), f"Switch to {label}"
         for dimension in app.dataset.dimensions:

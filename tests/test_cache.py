@@ -1,0 +1,290 @@
+"""The parsed-dataset cache: warm equals cold, and every failure falls back to parsing."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kvmq import cache
+from kvmq import dataset as ds
+from kvmq.dataset import Dataset, InvalidDataset
+
+SHIPPED = ds.packaged_data_path()
+
+
+@pytest.fixture(autouse=True)
+def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "xdg-cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    monkeypatch.delenv(cache.NO_CACHE_ENV_VAR, raising=False)
+    return home
+
+
+class Parser:
+    """The parse callback ``dataset.load`` passes to the cache, counting its calls."""
+
+    def __init__(self, raw: bytes, display: str) -> None:
+        self.raw = raw
+        self.display = display
+        self.calls = 0
+
+    def __call__(self) -> Dataset:
+        self.calls += 1
+        return ds.loads(self.raw.decode("utf-8"), self.display)
+
+
+def load_via_cache(path: Path) -> tuple[Dataset, Parser]:
+    raw = path.read_bytes()
+    parser = Parser(raw, str(path))
+    return cache.cached_load(raw, str(path), parser), parser
+
+
+def entries(home: Path) -> list[Path]:
+    directory = home / "kvmq"
+    return sorted(directory.glob(f"*{cache.SUFFIX}")) if directory.is_dir() else []
+
+
+def copy_shipped(tmp_path: Path, name: str = "data.yaml") -> Path:
+    target = tmp_path / name
+    target.write_bytes(SHIPPED.read_bytes())
+    return target
+
+
+def test_cache_dir_follows_xdg_cache_home(cache_home: Path) -> None:
+    assert cache.cache_dir() == cache_home / "kvmq"
+
+
+def test_relative_xdg_cache_home_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/dir")
+    assert cache.cache_dir() == Path.home() / ".cache" / "kvmq"
+
+
+def test_warm_load_equals_cold_load(tmp_path: Path, cache_home: Path) -> None:
+    path = copy_shipped(tmp_path)
+    cold, parser = load_via_cache(path)
+    assert parser.calls == 1
+    assert len(entries(cache_home)) == 1
+    warm, parser = load_via_cache(path)
+    assert parser.calls == 0, "an unchanged file must come from the cache"
+    assert warm == cold
+    assert warm.to_dict() == cold.to_dict()
+    assert [d.search_text for d in warm.dimensions] == [d.search_text for d in cold.dimensions]
+    assert warm.path == cold.path == str(path)
+    # The rebuilt objects behave like the loaded ones.
+    assert [d.id for d in warm.filter("memory")] == [d.id for d in cold.filter("memory")]
+    assert warm.find(cold.dimensions[0].id) == cold.dimensions[0]
+    assert warm.pros_ranked("kvm") == cold.pros_ranked("kvm")
+    assert all(type(d) is ds.Dimension for d in warm.dimensions)
+
+
+def test_display_path_is_not_part_of_the_key(tmp_path: Path) -> None:
+    first = copy_shipped(tmp_path, "one.yaml")
+    second = copy_shipped(tmp_path, "two.yaml")
+    load_via_cache(first)
+    warm, parser = load_via_cache(second)
+    assert parser.calls == 0
+    assert warm.path == str(second)
+
+
+def test_editing_the_file_invalidates_the_entry(tmp_path: Path, cache_home: Path) -> None:
+    path = copy_shipped(tmp_path)
+    before, _ = load_via_cache(path)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("title: KVM vs QEMU", "title: KVM versus QEMU", 1),
+                    encoding="utf-8")
+    after, parser = load_via_cache(path)
+    assert parser.calls == 1, "an edited file must be parsed again"
+    assert after.title == "KVM versus QEMU" != before.title
+    assert len(entries(cache_home)) == 2
+
+
+def test_invalid_datasets_are_never_cached(tmp_path: Path, cache_home: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("schema: 1\ntitle: [not, text]\n", encoding="utf-8")
+    for _ in range(2):
+        with pytest.raises(InvalidDataset):
+            load_via_cache(path)
+    assert entries(cache_home) == []
+
+
+def test_corrupt_entry_falls_back_to_parsing(tmp_path: Path, cache_home: Path) -> None:
+    path = copy_shipped(tmp_path)
+    cold, _ = load_via_cache(path)
+    [entry] = entries(cache_home)
+    blob = bytearray(entry.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF  # one flipped byte in the middle of the payload
+    entry.write_bytes(bytes(blob))
+    again, parser = load_via_cache(path)
+    assert parser.calls == 1
+    assert again.to_dict() == cold.to_dict()
+    # The bad entry was replaced by a good one.
+    warm, parser = load_via_cache(path)
+    assert parser.calls == 0 and warm.to_dict() == cold.to_dict()
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage", cache.MAGIC, cache.MAGIC + b"\x00" * 100])
+def test_truncated_or_foreign_entry_falls_back(tmp_path: Path, cache_home: Path,
+                                               content: bytes) -> None:
+    path = copy_shipped(tmp_path)
+    load_via_cache(path)
+    [entry] = entries(cache_home)
+    entry.write_bytes(content)
+    again, parser = load_via_cache(path)
+    assert parser.calls == 1
+    assert again.title == "KVM vs QEMU"
+
+
+def test_entry_with_a_mismatching_hash_is_ignored(tmp_path: Path, cache_home: Path) -> None:
+    """An entry written for other content, put where this file's entry belongs, is not used."""
+    path = copy_shipped(tmp_path)
+    other = tmp_path / "other.yaml"
+    other.write_text(path.read_text(encoding="utf-8").replace("title: KVM vs QEMU",
+                                                             "title: Tampered", 1),
+                     encoding="utf-8")
+    load_via_cache(other)
+    [other_entry] = entries(cache_home)
+    own_entry = cache.entry_path(cache.content_digest(path.read_bytes()))
+    own_entry.write_bytes(other_entry.read_bytes())
+    loaded, parser = load_via_cache(path)
+    assert parser.calls == 1
+    assert loaded.title == "KVM vs QEMU"
+
+
+def test_tampered_payload_with_recomputed_checksum_but_wrong_digest(tmp_path: Path,
+                                                                   cache_home: Path) -> None:
+    path = copy_shipped(tmp_path)
+    load_via_cache(path)
+    [entry] = entries(cache_home)
+    blob = bytearray(entry.read_bytes())
+    start = len(cache.MAGIC)
+    blob[start:start + 32] = bytes(32)  # digest zeroed: the key no longer matches
+    entry.write_bytes(bytes(blob))
+    _, parser = load_via_cache(path)
+    assert parser.calls == 1
+
+
+def test_entry_from_another_format_tag_is_ignored(tmp_path: Path, cache_home: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    path = copy_shipped(tmp_path)
+    raw = path.read_bytes()
+    digest = cache.content_digest(raw)
+    monkeypatch.setattr(cache, "FORMAT_TAG", "kvmq 0.0.0; schema 0")
+    cache.write_entry(cache.entry_path(digest), digest, ds.loads(raw.decode(), str(path)))
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home))
+    # Same file name would only match by accident; force it to be read.
+    stale = entries(cache_home)[0]
+    assert cache.read_entry(stale, digest, str(path)) is None
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_read_only_cache_dir_falls_back(tmp_path: Path, cache_home: Path) -> None:
+    cache_home.mkdir()
+    cache_home.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        path = copy_shipped(tmp_path)
+        for _ in range(2):
+            loaded, parser = load_via_cache(path)
+            assert parser.calls == 1
+            assert loaded.title == "KVM vs QEMU"
+    finally:
+        cache_home.chmod(stat.S_IRWXU)
+
+
+def test_unwritable_cache_location_falls_back(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Works as root too: the cache home is a regular file, so no directory can be made."""
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x", encoding="utf-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    path = copy_shipped(tmp_path)
+    for _ in range(2):
+        loaded, parser = load_via_cache(path)
+        assert parser.calls == 1
+        assert loaded.title == "KVM vs QEMU"
+
+
+def test_unreadable_entry_falls_back(tmp_path: Path, cache_home: Path) -> None:
+    path = copy_shipped(tmp_path)
+    load_via_cache(path)
+    [entry] = entries(cache_home)
+    entry.unlink()
+    entry.mkdir()  # reading a directory fails with an OSError, as a permission error would
+    loaded, parser = load_via_cache(path)
+    assert parser.calls == 1 and loaded.title == "KVM vs QEMU"
+
+
+def test_no_cache_env_var_writes_nothing(tmp_path: Path, cache_home: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(cache.NO_CACHE_ENV_VAR, "1")
+    path = copy_shipped(tmp_path)
+    for _ in range(2):
+        _, parser = load_via_cache(path)
+        assert parser.calls == 1
+    assert not cache_home.exists()
+
+
+def test_no_cache_zero_means_enabled(tmp_path: Path, cache_home: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(cache.NO_CACHE_ENV_VAR, "0")
+    load_via_cache(copy_shipped(tmp_path))
+    assert len(entries(cache_home)) == 1
+
+
+def test_writes_are_atomic_and_leave_no_temporary_files(tmp_path: Path, cache_home: Path) -> None:
+    load_via_cache(copy_shipped(tmp_path))
+    names = os.listdir(cache_home / "kvmq")
+    assert len(names) == 1 and names[0].endswith(cache.SUFFIX)
+
+
+def test_cache_size_is_bounded(tmp_path: Path, cache_home: Path) -> None:
+    text = SHIPPED.read_text(encoding="utf-8")
+    path = tmp_path / "data.yaml"
+    for n in range(cache.MAX_ENTRIES + 4):
+        path.write_text(text.replace("title: KVM vs QEMU", f"title: KVM vs QEMU {n}", 1),
+                        encoding="utf-8")
+        load_via_cache(path)
+    assert len(entries(cache_home)) == cache.MAX_ENTRIES
+
+
+def test_payload_round_trip_without_stored_search_text() -> None:
+    loaded = ds.load(SHIPPED)
+    payload = cache.dataset_payload(loaded)
+    del payload["search_text"]
+    rebuilt = cache.dataset_from_payload(payload, "x.yaml")
+    assert [d.search_text for d in rebuilt.dimensions] == [d.search_text for d in loaded.dimensions]
+    assert rebuilt.to_dict() == loaded.to_dict()
+
+
+def test_cache_module_stays_light() -> None:
+    """The CLI imports it: no textual, rich, platformdirs (on Linux) or OpenSSL hashing."""
+    code = ("import sys, kvmq.cache; print(' '.join(m for m in ('textual', 'rich', 'platformdirs', "
+            "'_hashlib') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+def _load_is_wired() -> bool:
+    return "cached_load" in inspect.getsource(ds.load)
+
+
+@pytest.mark.skipif(not _load_is_wired(), reason="dataset.load() does not use the cache yet")
+def test_dataset_load_uses_the_cache(tmp_path: Path, cache_home: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    path = copy_shipped(tmp_path)
+    cold = ds.load(path)
+    assert len(entries(cache_home)) == 1
+    calls: list[str] = []
+    real_loads = ds.loads
+    monkeypatch.setattr(ds, "loads", lambda *a, **k: calls.append("parse") or real_loads(*a, **k))
+    warm = ds.load(path)
+    assert calls == [] and warm == cold and warm.to_dict() == cold.to_dict()
+    path.write_text(path.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    ds.load(path)
+    assert calls == ["parse"]
