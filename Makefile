@@ -31,5 +31,10 @@ lint: $(VENV)/.installed-test
 screenshots: $(VENV)/.installed-test
 	$(BIN)/python -m tests.screenshots
 
+# One file for air-gapped hosts: dist/kvmq.pyz, runs with `python3 kvmq.pyz` on Python 3.9+.
+# Needs pip and a package index (or pip's mirrors) only here, at build time.
+bundle: | $(BIN)/python
+	$(BIN)/python scripts/build_bundle.py --output dist/kvmq.pyz
+
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .ruff_cache

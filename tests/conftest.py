@@ -47,6 +47,12 @@ def datasets_dir() -> Path:
 
 
 @pytest.fixture
+def cli_env() -> dict[str, str]:
+    """The environment ``run_kvmq`` uses, for tests that start ``kvmq`` some other way."""
+    return kvmq_env()
+
+
+@pytest.fixture
 def run_kvmq(tmp_path: Path) -> RunKvmq:
     """Run ``python -m kvmq ARGS`` from an empty temporary directory and capture its output."""
     cwd = tmp_path / "cwd"

@@ -639,8 +639,6 @@ def test_tab_and_newline_are_allowed_in_descriptions() -> None:
     assert dataset.dimensions[0].descriptions["alpha"] == "Alpha\tstarts\nin a blink"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: declared subject ids are quoted unsanitised in the "
-                                       "'subjects are ...' and 'missing entry' hints")
 def test_error_hints_never_carry_control_characters() -> None:
     text = minimal_with("  - id: beta\n", '  - id: "\\e]0;pwned\\a"\n')
     errors = errors_of(text)
@@ -649,8 +647,6 @@ def test_error_hints_never_carry_control_characters() -> None:
         assert "\n" not in str(error)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: loads() raises UnicodeEncodeError on a lone surrogate "
-                                       "(libyaml encodes the str) instead of InvalidDataset")
 def test_loads_lone_surrogate_is_invalid_dataset() -> None:
     with pytest.raises(InvalidDataset):
         loads("schema: 1\ntitle: \ud800\n")
@@ -790,8 +786,6 @@ def test_find_nothing_close(shipped: Dataset, query: str) -> None:
         shipped.find(query)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the hint lists the same dimension twice (its id and its "
-                                       "case-folded title are both candidates)")
 def test_find_hint_names_each_dimension_once(shipped: Dataset) -> None:
     with pytest.raises(LookupError) as info:
         shipped.find("performanc3")

@@ -143,7 +143,16 @@ def _console() -> Console:
     from rich.console import Console
 
     # On a pipe rich already drops colours and styles; NO_COLOR is honoured by rich as well.
-    return Console(highlight=False, soft_wrap=False)
+    console = Console(highlight=False, soft_wrap=False)
+
+    def reader_went_away() -> None:
+        # rich would exit 1 here; a closed pipe (`| head`) is not a failure of ours.
+        console.quiet = True
+        _silence_stdout()
+        raise SystemExit(EXIT_OK)
+
+    console.on_broken_pipe = reader_went_away  # type: ignore[method-assign]
+    return console
 
 
 def _write(text: str) -> int:

@@ -372,6 +372,8 @@ def _compose(text: str, display: str) -> yaml.Node:
         _fail(display, 0, 0, "", f"YAML error: {' '.join(str(exc).split())}")
     except RecursionError:
         _fail(display, 0, 0, "", "the document is nested too deeply")
+    except UnicodeError as exc:  # e.g. a lone surrogate in text handed to loads()
+        _fail(display, 0, 0, "", f"text cannot be encoded: {exc.reason}")
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -584,13 +586,13 @@ class _Builder:
         if not isinstance(node, yaml.SequenceNode):
             self.sequence(node, "subjects", "subjects")
             return subjects, None
-        declared = [
+        declared = list(dict.fromkeys(
             item_value.value
             for item in node.value if isinstance(item, yaml.MappingNode)
             for key, item_value in item.value
             if isinstance(key, yaml.ScalarNode) and key.value == "id"
             and isinstance(item_value, yaml.ScalarNode)
-        ]
+        ))
         items = self.sequence(node, "subjects", "subjects")
         if node is not None and isinstance(node, yaml.SequenceNode) and len(items) < 2:
             self.error(node, "subjects", f"a comparison needs two or more subjects, found {len(items)}")
@@ -660,7 +662,7 @@ class _Builder:
                 missing = [sid for sid in subject_ids or () if sid not in found]
                 for sid in missing:
                     self.error(desc_node, f"{where}.descriptions",
-                               f"missing entry for subject '{sid}'")
+                               f"missing entry for subject '{_clip(sid)}'")
                 ok = ok and not missing
                 descriptions = {sid: found[sid] for sid in subject_ids or found if sid in found}
         notes: list[Note] = []
@@ -707,8 +709,8 @@ class _Builder:
         for key, key_node, value_node in entries:
             if subject_ids is not None and key not in subject_ids:
                 close = difflib.get_close_matches(key, subject_ids, n=1, cutoff=0.6)
-                hint = f"did you mean '{close[0]}'?" if close else \
-                    f"subjects are {', '.join(subject_ids) or '(none valid)'}"
+                hint = f"did you mean '{_clip(close[0])}'?" if close else \
+                    f"subjects are {', '.join(_clip(i) for i in subject_ids) or '(none valid)'}"
                 self.error(key_node, where, f"'{_clip(key)}' is not a subject id: {hint}")
                 ok = False
                 continue

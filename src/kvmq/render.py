@@ -152,12 +152,22 @@ def print_show(console: Console, dataset: Dataset, dimensions: Sequence[Dimensio
 
 # --------------------------------------------------------------------------- Markdown
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#&])")
+# What would start a list, heading, quote or rule at the beginning of a line.
+_MD_LINE_START = re.compile(r"^(\s*)([-+=~]|\d+(?=[.)]))", re.MULTILINE)
 
 
 def md_escape(text: str) -> str:
     """Escape text so a Markdown renderer shows it exactly (no links, HTML or emphasis)."""
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    escaped = _MD_SPECIAL.sub(r"\\\1", text)
+    return _MD_LINE_START.sub(_escape_line_start, escaped)
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    indent, marker = match.group(1), match.group(2)
+    if marker.isdigit():  # "1." starts an ordered list; "1\." does not
+        return f"{indent}{marker}\\"
+    return f"{indent}\\{marker}"
 
 
 def md_code(text: str) -> str:

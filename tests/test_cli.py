@@ -1,0 +1,517 @@
+"""The ``kvmq`` command line, run as a real subprocess (``python -m kvmq``)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Callable, Optional
+
+import pytest
+import yaml
+from markdown_it import MarkdownIt
+
+HERE = Path(__file__).resolve().parent
+DATASETS_DIR = HERE / "fixtures" / "datasets"
+SHIPPED_DATASET = HERE.parent / "data" / "kvm-vs-qemu.yaml"
+
+CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+ERROR_LINE_RE = re.compile(r"^kvmq: error: (?P<path>.+?):(?P<line>[1-9]\d*):(?P<col>[1-9]\d*): \S.*$")
+MARKUP_STRINGS = ("[/]", "[bold]x", "qemu-system-x86_64 [options]", "[link=file:///etc/passwd]x[/link]",
+                  "$ not a var", "*stars*", "<b>html</b>")
+SHIPPED_YAML = yaml.safe_load(SHIPPED_DATASET.read_text(encoding="utf-8"))
+ALL_TITLES = [d["title"] for d in SHIPPED_YAML["dimensions"]]
+ALL_IDS = [d["id"] for d in SHIPPED_YAML["dimensions"]]
+MARKUP = str(DATASETS_DIR / "markup.yaml")
+MINIMAL = str(DATASETS_DIR / "minimal.yaml")
+THREE = str(DATASETS_DIR / "three-subjects.yaml")
+
+Kvmq = Callable[..., "subprocess.CompletedProcess[str]"]
+RunKvmq = Kvmq
+
+
+@pytest.fixture
+def kvmq(run_kvmq: RunKvmq) -> Kvmq:
+    """``run_kvmq`` plus the invariants every run must keep, whatever it was asked."""
+
+    def run(*args: str, env: Optional[dict[str, str]] = None,
+            input: Optional[str] = None) -> subprocess.CompletedProcess[str]:
+        result = run_kvmq(*args, env=env, input=input)
+        assert "Traceback" not in result.stderr, result.stderr
+        assert "Traceback" not in result.stdout
+        for stream in (result.stdout, result.stderr):
+            bad = CONTROL_RE.search(stream)
+            assert bad is None, f"control character {bad.group()!r} in output of {args}"
+        assert result.returncode in (0, 2), (result.returncode, result.stderr)
+        return result
+
+    return run
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    return result.stdout
+
+
+def usage_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    assert result.stderr.strip()
+    return result.stderr
+
+
+class _HtmlText(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.tags: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, Optional[str]]]) -> None:
+        self.tags.add(tag)
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def rendered_markdown(markdown: str) -> _HtmlText:
+    parsed = _HtmlText()
+    parsed.feed(MarkdownIt("commonmark").enable("table").render(markdown))
+    parsed.close()
+    return parsed
+
+
+# --------------------------------------------------------------------------- show
+
+
+def test_show_all(kvmq: Kvmq) -> None:
+    out = ok(kvmq("show"))
+    assert out.startswith("KVM vs QEMU\n")
+    positions = [out.index(f"{title} ─") for title in ALL_TITLES]
+    assert positions == sorted(positions), "dimensions appear in dataset order"
+    assert "⚠ Correction:" in out
+    assert "$ qemu-img create -f qcow2 vm.qcow2 20G" in out
+
+
+def test_show_one(kvmq: Kvmq) -> None:
+    out = ok(kvmq("show", "performance"))
+    assert "Performance ─" in out
+    assert "Guest instructions execute directly" in out
+    for title in ALL_TITLES:
+        if title != "Performance":
+            assert f"{title} ─" not in out
+
+
+def test_show_several_in_the_order_given(kvmq: Kvmq) -> None:
+    out = ok(kvmq("show", "licensing", "performance", "licensing"))
+    assert out.count("Licensing ─") == 1
+    assert out.index("Licensing ─") < out.index("Performance ─")
+    assert "Architecture ─" not in out
+
+
+@pytest.mark.parametrize(("name", "title"), [
+    ("Guest support", "Guest support"), ("GUEST SUPPORT", "Guest support"), ("perf", "Performance"),
+    ("Management interfaces", "Management interfaces"), ("disk", "Disk images and snapshots"),
+    ("nested-virtualization", "Nested virtualization"),
+])
+def test_show_by_title_and_prefix(kvmq: Kvmq, name: str, title: str) -> None:
+    out = ok(kvmq("show", name))
+    assert f"{title} ─" in out
+    assert sum(f"{t} ─" in out for t in ALL_TITLES) == 1
+
+
+def test_show_ambiguous(kvmq: Kvmq) -> None:
+    err = usage_error(kvmq("show", "de"))
+    assert "ambiguous" in err
+    assert "device-emulation" in err and "device-passthrough" in err
+    assert err.startswith("kvmq: error: ")
+
+
+def test_show_unknown(kvmq: Kvmq) -> None:
+    err = usage_error(kvmq("show", "performanse"))
+    assert "did you mean" in err and "performance" in err
+    assert err.count("\n") == 1
+
+
+def test_show_one_known_one_unknown_prints_nothing(kvmq: Kvmq) -> None:
+    usage_error(kvmq("show", "performance", "zzzzzz"))
+
+
+def test_show_markdown(kvmq: Kvmq) -> None:
+    out = ok(kvmq("show", "--format", "markdown"))
+    assert out.startswith("# KVM vs QEMU\n")
+    for title in ALL_TITLES:
+        assert f"\n## {title}\n" in out
+    assert "> **Correction:**" in out
+    parsed = rendered_markdown(out)
+    assert {"h1", "h2", "blockquote", "code"} <= parsed.tags
+
+
+def test_show_markdown_one_dimension(kvmq: Kvmq) -> None:
+    out = ok(kvmq("show", "performance", "--format", "markdown"))
+    assert "## Performance" in out
+    assert out.count("\n## ") == 1
+
+
+def test_show_json(kvmq: Kvmq) -> None:
+    data = json.loads(ok(kvmq("show", "--format", "json")))
+    assert set(data) == set(SHIPPED_YAML)
+    assert data["schema"] == 1
+    assert [d["id"] for d in data["dimensions"]] == ALL_IDS
+    assert len(data["dimensions"]) == 16
+    for dimension, raw in zip(data["dimensions"], SHIPPED_YAML["dimensions"]):
+        assert set(raw) <= set(dimension), dimension["id"]
+        assert dimension["descriptions"] == {k: v.strip() for k, v in raw["descriptions"].items()}
+    assert data["pros"] == SHIPPED_YAML["pros"]
+    assert data["source"] == SHIPPED_YAML["source"]
+    assert data["subjects"] == SHIPPED_YAML["subjects"]
+
+
+def test_show_json_some_dimensions(kvmq: Kvmq) -> None:
+    data = json.loads(ok(kvmq("show", "perf", "Licensing", "--format", "json")))
+    assert [d["id"] for d in data["dimensions"]] == ["performance", "licensing"]
+    assert [s["id"] for s in data["subjects"]] == ["kvm", "qemu"]
+
+
+# --------------------------------------------------------------------------- pros and list
+
+
+def test_pros_text(kvmq: Kvmq) -> None:
+    out = ok(kvmq("pros"))
+    # Long labels may wrap in their column: match on the part that stays on the first line.
+    for label, votes in (("No license issues", 4), ("Very fast", 2), ("Flexible", 2),
+                         ("Performance", 1), ("Easy to use", 1), ("Free", 1)):
+        assert re.search(rf"{label}[a-z ]*\s+{votes}\s", out), label
+    assert re.search(r"Total\s+8\b", out)
+    assert re.search(r"Total\s+3\b", out)
+    assert re.search(r"^KVM\s+QEMU\s*$", out, re.MULTILINE), "side by side at 100 columns"
+
+
+def test_pros_text_ranked(kvmq: Kvmq, tmp_path: Path) -> None:
+    out = ok(kvmq("pros", "--data", MINIMAL))
+    assert out.index("Simple") < out.index("Quick"), "5 votes before 3, whatever the file order"
+    assert re.search(r"Total\s+8\b", out) and re.search(r"Total\s+1\b", out)
+
+
+def test_pros_json(kvmq: Kvmq) -> None:
+    data = json.loads(ok(kvmq("pros", "--format", "json")))
+    assert [s["id"] for s in data["subjects"]] == ["kvm", "qemu"]
+    kvm = data["pros"]["kvm"]
+    assert [(p["label"], p["votes"]) for p in kvm] == [
+        ("No license issues", 4), ("Very fast", 2), ("Flexible network options", 2)]
+    assert sum(p["votes"] for p in data["pros"]["qemu"]) == 3
+    ranked = json.loads(ok(kvmq("pros", "--format", "json", "--data", MINIMAL)))
+    assert [p["votes"] for p in ranked["pros"]["alpha"]] == [5, 3]
+
+
+def test_pros_markdown(kvmq: Kvmq) -> None:
+    out = ok(kvmq("pros", "--format", "markdown"))
+    assert "| Pro | Votes |" in out
+    assert "| No license issues | 4 |" in out
+    assert "| **Total** | **8** |" in out and "| **Total** | **3** |" in out
+    assert "table" in rendered_markdown(out).tags
+
+
+def test_list_text(kvmq: Kvmq) -> None:
+    out = ok(kvmq("list"))
+    for dim_id, title in zip(ALL_IDS, ALL_TITLES):
+        assert re.search(rf"^{re.escape(dim_id)}\s+{re.escape(title)}\s*$", out, re.MULTILINE), dim_id
+
+
+def test_list_json(kvmq: Kvmq) -> None:
+    data = json.loads(ok(kvmq("list", "--format", "json")))
+    assert data == [{"id": i, "title": t} for i, t in zip(ALL_IDS, ALL_TITLES)]
+
+
+def test_list_markdown(kvmq: Kvmq) -> None:
+    out = ok(kvmq("list", "--format", "markdown"))
+    assert out.splitlines() == [f"- `{i}`: {t}" for i, t in zip(ALL_IDS, ALL_TITLES)]
+
+
+# --------------------------------------------------------------------------- validate
+
+
+def test_validate_shipped(kvmq: Kvmq) -> None:
+    out = ok(kvmq("validate"))
+    assert out.count("\n") == 1 and out.endswith("\n")
+    assert "OK" in out
+    assert "16 dimensions" in out and "2 subjects" in out
+    assert str(SHIPPED_DATASET.resolve()) in out or "kvm-vs-qemu.yaml" in out
+    assert ok(kvmq("validate", str(SHIPPED_DATASET))).count("\n") == 1
+
+
+@pytest.mark.parametrize("name", ["bad-one-subject", "bad-unknown-key", "bad-negative-votes",
+                                  "bad-duplicate-subject"])
+def test_validate_broken(kvmq: Kvmq, name: str) -> None:
+    from kvmq.dataset import InvalidDataset, load
+
+    path = str(DATASETS_DIR / f"{name}.yaml")
+    with pytest.raises(InvalidDataset) as info:
+        load(path)
+    err = usage_error(kvmq("validate", path))
+    lines = err.splitlines()
+    assert len(lines) == len(info.value.errors)
+    for line, error in zip(lines, info.value.errors):
+        match = ERROR_LINE_RE.match(line)
+        assert match, line
+        assert (match["path"], int(match["line"]), int(match["col"])) == (path, error.line, error.col)
+        assert line == f"kvmq: error: {error}"
+
+
+def test_validate_reports_omitted_count(kvmq: Kvmq, tmp_path: Path) -> None:
+    base = Path(MINIMAL).read_text().split("dimensions:")[0]
+    dims = "".join(f"  - id: Bad_{n}\n    title: T\n    descriptions: {{alpha: a, beta: b}}\n"
+                   for n in range(60))
+    path = tmp_path / "many.yaml"
+    path.write_text(base + "dimensions:\n" + dims + "pros: {}\n")
+    lines = usage_error(kvmq("validate", str(path))).splitlines()
+    assert len(lines) == 51
+    assert all(ERROR_LINE_RE.match(line) for line in lines[:50])
+    assert "10 more" in lines[-1]
+
+
+@pytest.mark.parametrize("content", [b"", b"\xff\xfe", b"schema: [\n", b"- a\n"])
+def test_validate_unreadable_content(kvmq: Kvmq, tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_bytes(content)
+    err = usage_error(kvmq("validate", str(path)))
+    assert err.startswith(f"kvmq: error: {path}")
+
+
+def test_validate_missing_file_and_directory(kvmq: Kvmq, tmp_path: Path) -> None:
+    assert "no such file" in usage_error(kvmq("validate", str(tmp_path / "nope.yaml")))
+    assert "is a directory" in usage_error(kvmq("validate", str(tmp_path)))
+
+
+def test_every_command_refuses_an_invalid_dataset(kvmq: Kvmq) -> None:
+    bad = str(DATASETS_DIR / "bad-negative-votes.yaml")
+    for args in (("show",), ("pros",), ("list",), ("show", "--format", "json"), ()):
+        err = usage_error(kvmq("--data", bad, *args))
+        assert ERROR_LINE_RE.match(err.splitlines()[0])
+
+
+# --------------------------------------------------------------------------- choosing the dataset
+
+
+def test_data_option_and_environment(kvmq: Kvmq) -> None:
+    by_option = json.loads(ok(kvmq("--data", MINIMAL, "show", "--format", "json")))
+    assert by_option["title"] == "Alpha vs Beta"
+    by_env = json.loads(ok(kvmq("show", "--format", "json", env={"KVMQ_DATA": THREE})))
+    assert len(by_env["subjects"]) == 3
+    both = json.loads(ok(kvmq("--data", MINIMAL, "show", "--format", "json", env={"KVMQ_DATA": THREE})))
+    assert both["title"] == "Alpha vs Beta", "--data wins over KVMQ_DATA"
+    default = json.loads(ok(kvmq("show", "--format", "json")))
+    assert default["title"] == "KVM vs QEMU"
+
+
+def test_data_environment_for_validate(kvmq: Kvmq) -> None:
+    err = usage_error(kvmq("validate", env={"KVMQ_DATA": str(DATASETS_DIR / "bad-url.yaml")}))
+    assert "bad-url.yaml:17:15" in err
+    assert "Alpha" in ok(kvmq("--data", MINIMAL, "validate"))
+
+
+@pytest.mark.parametrize("args", [
+    ("--data", MINIMAL, "list", "--format", "json"),
+    ("list", "--data", MINIMAL, "--format", "json"),
+    ("list", "--format", "json", "--data", MINIMAL),
+    ("--format", "json", "--data", MINIMAL, "list"),
+])
+def test_data_before_or_after_the_command(kvmq: Kvmq, args: tuple[str, ...]) -> None:
+    assert json.loads(ok(kvmq(*args))) == [{"id": "speed", "title": "Speed"},
+                                           {"id": "storage", "title": "Storage formats"}]
+
+
+def test_data_relative_to_working_directory(kvmq: Kvmq, tmp_path: Path) -> None:
+    (tmp_path / "cwd").mkdir(exist_ok=True)
+    (tmp_path / "cwd" / "mine.yaml").write_text(Path(MINIMAL).read_text())
+    assert "Speed" in ok(kvmq("--data", "mine.yaml", "list"))
+
+
+# --------------------------------------------------------------------------- version, help, usage
+
+
+def test_version(kvmq: Kvmq) -> None:
+    from kvmq import __version__
+
+    out = ok(kvmq("--version"))
+    assert __version__ in out
+    assert "schema 1" in out
+    assert out.count("\n") == 1
+
+
+def test_help(kvmq: Kvmq) -> None:
+    out = ok(kvmq("--help"))
+    for word in ("show", "pros", "list", "validate", "--data", "--format", "--version"):
+        assert word in out
+    assert "--format" in ok(kvmq("show", "--help"))
+
+
+@pytest.mark.parametrize("args", [
+    ("--bogus",), ("show", "--bogus"), ("show", "--format", "xml"), ("--format", "yaml", "show"),
+    ("nosuchcommand",), ("pros", "extra"), ("list", "--format"), ("validate", "a", "b"),
+])
+def test_bad_usage(kvmq: Kvmq, args: tuple[str, ...]) -> None:
+    err = usage_error(kvmq(*args))
+    assert "usage:" in err or "error:" in err
+
+
+# --------------------------------------------------------------------------- plain `kvmq` on a pipe
+
+
+def test_plain_kvmq_on_a_pipe_is_show(kvmq: Kvmq) -> None:
+    started = time.monotonic()
+    plain = ok(kvmq())
+    assert time.monotonic() - started < 20, "must not start the explorer"
+    assert plain == ok(kvmq("show"))
+    assert ok(kvmq("--data", MINIMAL)) == ok(kvmq("show", "--data", MINIMAL))
+
+
+def test_plain_kvmq_with_format(kvmq: Kvmq) -> None:
+    assert json.loads(ok(kvmq("--format", "json")))["title"] == "KVM vs QEMU"
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def test_stacked_when_narrow_side_by_side_when_wide(kvmq: Kvmq) -> None:
+    narrow = ok(kvmq("show", "performance", env={"COLUMNS": "60"}))
+    wide = ok(kvmq("show", "performance", env={"COLUMNS": "120"}))
+    assert max(len(line) for line in narrow.splitlines()) <= 60
+    assert max(len(line) for line in wide.splitlines()) <= 120
+    assert any(len(line) > 100 for line in wide.splitlines())
+    assert re.search(r"^KVM\s{2,}QEMU\s*$", wide, re.MULTILINE)
+    assert not re.search(r"^KVM\s{2,}QEMU\s*$", narrow, re.MULTILINE)
+    narrow_lines = [line.rstrip() for line in narrow.splitlines()]
+    assert "KVM" in narrow_lines and "QEMU" in narrow_lines
+    assert narrow_lines.index("KVM") < narrow_lines.index("QEMU")
+    # Stacked: the KVM description comes before the QEMU heading.
+    kvm_text = narrow.index("Guest instructions")
+    assert narrow.index("\nKVM\n") < kvm_text < narrow.index("\nQEMU\n")
+
+
+def test_three_subjects_three_columns(kvmq: Kvmq) -> None:
+    out = ok(kvmq("--data", THREE, "show", env={"COLUMNS": "120"}))
+    assert re.search(r"^Firecracker\s{2,}CloudHypervisor\s{2,}crosvm\s*$", out, re.MULTILINE)
+    row = next(line for line in out.splitlines() if "FCDESC" in line)
+    assert row.index("FCDESC") < row.index("CHDESC") < row.index("CVDESC")
+    pros = ok(kvmq("--data", THREE, "pros", env={"COLUMNS": "120"}))
+    assert "(no pros" in pros
+    assert re.search(r"^Firecracker\s{2,}CloudHypervisor\s{2,}crosvm\s*$", pros, re.MULTILINE)
+
+
+# --------------------------------------------------------------------------- literal text
+
+
+def test_markup_text_is_printed_literally(kvmq: Kvmq) -> None:
+    out = ok(kvmq("--data", MARKUP, "show", env={"COLUMNS": "200"}))
+    for needle in MARKUP_STRINGS:
+        assert needle in out, needle
+    assert "Title [/] and [bold]x" in out
+    assert "$ qemu-system-x86_64 [options]" in out
+    pros = ok(kvmq("--data", MARKUP, "pros", env={"COLUMNS": "200"}))
+    for needle in ("[bold]x", "[link=file:///etc/passwd]x[/link]", "<b>html</b> and *stars*"):
+        assert needle in pros
+    listing = ok(kvmq("--data", MARKUP, "list"))
+    assert "Title [/] and [bold]x" in listing
+
+
+def test_markup_text_in_markdown_renders_literally(kvmq: Kvmq) -> None:
+    for command in ("show", "pros", "list"):
+        out = ok(kvmq("--data", MARKUP, command, "--format", "markdown"))
+        parsed = rendered_markdown(out)
+        text = "".join(parsed.parts)
+        assert "b" not in parsed.tags, command
+        assert "Title [/] and [bold]x" in text or command == "pros"
+        if command != "list":
+            assert "[link=file:///etc/passwd]x[/link]" in text and "<b>html</b>" in text, command
+
+
+def test_markup_text_in_json(kvmq: Kvmq) -> None:
+    data = json.loads(ok(kvmq("--data", MARKUP, "show", "--format", "json")))
+    assert data == json.loads(json.dumps(_loaded_dict(MARKUP)))
+    pros = json.loads(ok(kvmq("--data", MARKUP, "pros", "--format", "json")))
+    assert pros["pros"]["fancy"][0]["label"] == "[link=file:///etc/passwd]x[/link]"
+
+
+def _loaded_dict(path: str) -> dict[str, object]:
+    from kvmq.dataset import load
+
+    return load(path).to_dict()
+
+
+def test_error_messages_are_terminal_safe(kvmq: Kvmq, tmp_path: Path) -> None:
+    """Hostile text in a broken file reaches stderr neutralised (the kvmq fixture checks)."""
+    path = tmp_path / "hostile.yaml"
+    text = Path(MINIMAL).read_text()
+    text = text.replace("    verdict: Alpha", '    "\\e]0;pwned\\a\\e[2J": Alpha')
+    text = text.replace("title: Speed", 'title: "Speed \\x9b31m"')
+    path.write_text(text)
+    err = usage_error(kvmq("validate", str(path)))
+    assert len(err.splitlines()) == 2
+
+
+def test_raw_escape_in_file(kvmq: Kvmq, tmp_path: Path) -> None:
+    path = tmp_path / "esc.yaml"
+    path.write_text(Path(MINIMAL).read_text().replace("Alpha starts", "Alpha \x1b[31mstarts"))
+    err = usage_error(kvmq("show", "--data", str(path)))
+    assert "U+001B" in err
+
+
+# --------------------------------------------------------------------------- pipes and imports
+
+
+def _big_dataset(tmp_path: Path) -> Path:
+    base = Path(MINIMAL).read_text().split("dimensions:")[0]
+    dims = "".join(
+        f"  - id: dim-{n}\n    title: Dimension {n}\n    descriptions:\n"
+        f"      alpha: {'Alpha text that fills the column. ' * 6}\n"
+        f"      beta: {'Beta text that fills the other column. ' * 6}\n"
+        for n in range(400)
+    )
+    path = tmp_path / "big.yaml"
+    path.write_text(base + "dimensions:\n" + dims + "pros: {}\n")
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
+def test_broken_pipe_is_quiet(tmp_path: Path, cli_env: dict[str, str], fmt: str) -> None:
+    big = _big_dataset(tmp_path)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kvmq", "show", "--format", fmt, "--data", str(big)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=tmp_path,
+        env=cli_env,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()
+    assert first.strip()
+    process.stdout.close()  # like `kvmq show | head -1`
+    try:
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    stderr = process.stderr.read().decode()
+    process.stderr.close()
+    assert "Traceback" not in stderr
+    assert "Exception ignored" not in stderr
+    assert stderr == ""
+    assert process.returncode == 0
+
+
+@pytest.mark.parametrize("args", [("show", "performance"), ("pros",), ("list",), ("validate",),
+                                  ("show", "--format", "json"), ("show", "--format", "markdown")])
+def test_cli_paths_never_import_textual(tmp_path: Path, cli_env: dict[str, str],
+                                        args: tuple[str, ...]) -> None:
+    process = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "kvmq", *args],
+        capture_output=True, text=True, timeout=60, env=cli_env, cwd=tmp_path, stdin=subprocess.DEVNULL,
+    )
+    assert process.returncode == 0, process.stderr
+    imported = [line for line in process.stderr.splitlines() if line.startswith("import time:")]
+    assert len(imported) > 20, "-X importtime produced no report"
+    assert not [line for line in process.stderr.splitlines() if "textual" in line]
+    assert "Traceback" not in process.stderr
