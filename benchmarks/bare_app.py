@@ -21,6 +21,10 @@ from typing import Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import profiling  # noqa: F401  (first: profiles the imports too, when asked)
+
+# isort: split
+
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Input, OptionList, Static, TabbedContent, TabPane

@@ -113,6 +113,9 @@ def report_and_exit(status: int, **figures: Any) -> None:
     app measured: the figure is start-up to the first frame, plus the app's own shutdown.
     """
     figures["peak_rss_kb"] = peak_rss_kb()
+    import profiling
+
+    profiling.dump()
     sys.stdout.write("BENCH " + json.dumps(figures) + "\n")
     sys.stdout.flush()
     sys.stderr.flush()

@@ -19,6 +19,10 @@ from typing import Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import profiling  # noqa: F401  (first: profiles the imports too, when asked)
+
+# isort: split
+
 import frames
 
 
