@@ -10,11 +10,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Stamps re-run the install whenever pyproject.toml changes.
-$(VENV)/.installed-app: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-app: pyproject.toml src/kvmq/__init__.py | $(BIN)/python
 	$(PIP) install -e .
 	@touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml src/kvmq/__init__.py | $(BIN)/python
 	$(PIP) install -e '.[test]'
 	@touch $@ $(VENV)/.installed-app
 
@@ -31,10 +31,15 @@ lint: $(VENV)/.installed-test
 screenshots: $(VENV)/.installed-test
 	$(BIN)/python -m tests.screenshots
 
+# Figures next to their floors (Textual, PyYAML) at 500, 5,000 and 20,000 dimensions; prints a
+# table and writes benchmarks/results/latest.json. Takes a while: BENCH_ARGS=--quick for a smoke run.
+bench: $(VENV)/.installed-app
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
 # One file for air-gapped hosts: dist/kvmq.pyz, runs with `python3 kvmq.pyz` on Python 3.9+.
 # Needs pip and a package index (or pip's mirrors) only here, at build time.
 bundle: | $(BIN)/python
 	$(BIN)/python scripts/build_bundle.py --output dist/kvmq.pyz
 
 clean:
-	rm -rf $(VENV) dist build .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-* dist build .pytest_cache .ruff_cache

@@ -1,7 +1,8 @@
 """The floor app: what any Textual app with the explorer's layout costs.
 
 A Header, a TabbedContent, an OptionList of the same length as the dataset's dimension list
-(built in one call), two Static panes (title and description) and a Footer. Started and
+(built in one call, from prebuilt Option objects), two Static panes (title and description)
+and a Footer. Started and
 ended exactly like the explorer launcher (``start_explorer.py``): headless, exit as soon as
 the first frame shows the markers.
 
@@ -28,6 +29,7 @@ import profiling  # noqa: F401  (first: profiles the imports too, when asked)
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Input, OptionList, Static, TabbedContent, TabPane
+from textual.widgets.option_list import Option
 
 import frames
 import generate
@@ -49,6 +51,8 @@ class BareApp(App[int]):
                  with_input: bool = False, matches: Optional[dict[str, list[int]]] = None) -> None:
         super().__init__()
         self._titles = list(titles)
+        # Built once and reused by every filter keystroke, as the explorer does.
+        self._options = [Option(title) for title in self._titles]
         self._title = title
         self._description = description
         self._with_input = with_input
@@ -60,7 +64,7 @@ class BareApp(App[int]):
             with Vertical(id="side"):
                 if self._with_input:
                     yield Input(id="bare-input", compact=True)
-                yield OptionList(*self._titles, id="list")
+                yield OptionList(*self._options, id="list")
             with Vertical(id="pane"):
                 yield Static(self._title, markup=False)
                 yield Static(self._description, markup=False)
@@ -76,7 +80,7 @@ class BareApp(App[int]):
         # The floor of a filter keystroke: the same matching entries, no search, one rebuild.
         indexes = self._matches.get(event.value, range(len(self._titles)))
         option_list = self.query_one(OptionList)
-        option_list.set_options([self._titles[i] for i in indexes])
+        option_list.set_options([self._options[i] for i in indexes])
         if option_list.option_count:
             option_list.highlighted = 0
 

@@ -83,6 +83,19 @@ def test_warm_load_equals_cold_load(tmp_path: Path, cache_home: Path) -> None:
     assert all(type(d) is ds.Dimension for d in warm.dimensions)
 
 
+def test_lookup_only_reads(tmp_path: Path, cache_home: Path,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    path = copy_shipped(tmp_path)
+    assert cache.lookup(path) is None  # a miss never parses
+    assert entries(cache_home) == []
+    cold, _ = load_via_cache(path)
+    found = cache.lookup(path)
+    assert found is not None and found.to_dict() == cold.to_dict() and found.path == str(path)
+    assert cache.lookup(tmp_path / "missing.yaml") is None
+    monkeypatch.setenv(cache.NO_CACHE_ENV_VAR, "1")
+    assert cache.lookup(path) is None
+
+
 def test_display_path_is_not_part_of_the_key(tmp_path: Path) -> None:
     first = copy_shipped(tmp_path, "one.yaml")
     second = copy_shipped(tmp_path, "two.yaml")

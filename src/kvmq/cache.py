@@ -129,6 +129,25 @@ def cached_load(raw: bytes, display: str, parse: Callable[[], Dataset]) -> Datas
     return dataset
 
 
+def lookup(path: Path, display: Optional[str] = None) -> Optional[Dataset]:
+    """The cached dataset for the file at ``path`` if there is a valid entry; else None.
+
+    Never parses and never raises: for callers that only want the fast path (the explorer
+    decides with it whether a large file needs the loading screen).
+    """
+    if not enabled():
+        return None
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(dataset_module.MAX_FILE_BYTES + 1)
+        if len(raw) > dataset_module.MAX_FILE_BYTES:
+            return None
+        digest = content_digest(raw)
+        return read_entry(entry_path(digest), digest, str(path) if display is None else display)
+    except Exception:
+        return None
+
+
 # --------------------------------------------------------------------------- entries
 
 

@@ -350,11 +350,50 @@ def _line_col_of_text(text: str, offset: int) -> tuple[int, int]:
     return text.count("\n", 0, offset) + 1, offset - line_start + 1
 
 
+# libyaml before PyYAML 6.0.4 recurses without a limit and crashes the interpreter on deeply
+# nested input; those versions get a depth check from the (iterative) event stream first.
+MAX_NESTING = 200
+_UNBOUNDED_C_COMPOSER = _YamlLoader is not yaml.SafeLoader and tuple(
+    int(part) for part in re.findall(r"\d+", yaml.__version__)[:3]
+) < (6, 0, 4)
+
+
+class _TooDeep(Exception):
+    def __init__(self, mark: Optional[yaml.Mark]) -> None:
+        super().__init__()
+        self.mark = mark
+
+
+def _check_nesting(text: str) -> None:
+    """Raise _TooDeep at the collection that goes deeper than MAX_NESTING levels."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_YamlLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise _TooDeep(event.start_mark)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _nesting_mark(text: str) -> Optional[yaml.Mark]:
+    # Only on the error path: find where the pure-Python composer ran out of stack.
+    try:
+        _check_nesting(text)
+    except _TooDeep as exc:
+        return exc.mark
+    except (yaml.YAMLError, RecursionError):
+        pass
+    return None
+
+
 def _compose(text: str, display: str) -> yaml.Node:
     # The collector makes building millions of small node objects superlinear: pause it.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
+        if _UNBOUNDED_C_COMPOSER:
+            _check_nesting(text)
         root = yaml.compose(text, Loader=_YamlLoader)
     except yaml.reader.ReaderError as exc:
         line, col = _line_col_of_text(text, exc.position)
@@ -370,8 +409,10 @@ def _compose(text: str, display: str) -> yaml.Node:
         _fail(display, line, col, "", what)
     except yaml.YAMLError as exc:
         _fail(display, 0, 0, "", f"YAML error: {' '.join(str(exc).split())}")
-    except RecursionError:
-        _fail(display, 0, 0, "", "the document is nested too deeply")
+    except (RecursionError, _TooDeep) as exc:
+        mark = exc.mark if isinstance(exc, _TooDeep) else _nesting_mark(text)
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        _fail(display, line, col, "", "the document is nested too deeply")
     except UnicodeError as exc:  # e.g. a lone surrogate in text handed to loads()
         _fail(display, 0, 0, "", f"text cannot be encoded: {exc.reason}")
     finally:
