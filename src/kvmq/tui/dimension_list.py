@@ -77,12 +77,8 @@ class DimensionList(OptionList):
         options = self._all_options
         self.set_options([options[self._index_by_id[d.id]] for d in self._visible])
         if self._visible:
-            keep = self._visible.index(previous) if previous in self._visible else 0
-            self.highlighted = keep
-            if keep == 0 and previous is self._visible[0]:
-                # Same index as before: OptionList would not announce it, but the pane must
-                # still show the entry that is highlighted now.
-                self.post_message(self.DimensionHighlighted(self._visible[0]))
+            # set_options() cleared the highlight, so this always announces the entry.
+            self.highlighted = self._visible.index(previous) if previous in self._visible else 0
         self.post_message(self.FilterApplied(query, len(self._visible), len(self._dataset.dimensions)))
 
     def select_dimension(self, dimension_id: str) -> bool:
