@@ -31,6 +31,13 @@ def kvmq_env(env: Optional[Mapping[str, str]] = None) -> dict[str, str]:
     return out
 
 
+@pytest.fixture(autouse=True)
+def _private_dataset_cache(tmp_path_factory: pytest.TempPathFactory,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process ``load()`` calls cache into this session's scratch directory, never ~/.cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT

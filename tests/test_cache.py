@@ -46,7 +46,7 @@ def load_via_cache(path: Path) -> tuple[Dataset, Parser]:
 
 
 def entries(home: Path) -> list[Path]:
-    directory = home / "kvmq"
+    directory = home / "kvmq" / "datasets"
     return sorted(directory.glob(f"*{cache.SUFFIX}")) if directory.is_dir() else []
 
 
@@ -57,12 +57,12 @@ def copy_shipped(tmp_path: Path, name: str = "data.yaml") -> Path:
 
 
 def test_cache_dir_follows_xdg_cache_home(cache_home: Path) -> None:
-    assert cache.cache_dir() == cache_home / "kvmq"
+    assert cache.cache_dir() == cache_home / "kvmq" / "datasets"
 
 
 def test_relative_xdg_cache_home_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/dir")
-    assert cache.cache_dir() == Path.home() / ".cache" / "kvmq"
+    assert cache.cache_dir() == Path.home() / ".cache" / "kvmq" / "datasets"
 
 
 def test_warm_load_equals_cold_load(tmp_path: Path, cache_home: Path) -> None:
@@ -252,8 +252,19 @@ def test_no_cache_zero_means_enabled(tmp_path: Path, cache_home: Path,
 
 def test_writes_are_atomic_and_leave_no_temporary_files(tmp_path: Path, cache_home: Path) -> None:
     load_via_cache(copy_shipped(tmp_path))
-    names = os.listdir(cache_home / "kvmq")
+    names = os.listdir(cache.cache_dir())
     assert len(names) == 1 and names[0].endswith(cache.SUFFIX)
+
+
+def test_pruning_leaves_other_files_alone(tmp_path: Path, cache_home: Path) -> None:
+    """kvmq's cache directory is shared (bundles live there too): only entries are pruned."""
+    directory = cache.cache_dir()
+    directory.mkdir(parents=True)
+    foreign = [directory / "notes.tmp", directory / "other.txt", cache_home / "kvmq" / "x.tmp"]
+    for path in foreign:
+        path.write_text("x", encoding="utf-8")
+    cache.prune(directory, keep=0)
+    assert all(path.exists() for path in foreign)
 
 
 def test_cache_size_is_bounded(tmp_path: Path, cache_home: Path) -> None:

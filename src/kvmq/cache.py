@@ -10,8 +10,8 @@ The cache is a convenience, never a source of errors: any failure to find, read,
 write it (read-only home, full disk, corrupt or foreign file) falls back to parsing, without
 a message. ``KVMQ_NO_CACHE=1`` turns it off.
 
-Where: ``$XDG_CACHE_HOME/kvmq`` (or ``~/.cache/kvmq``) on Linux and other XDG systems, the
-platform's cache directory (through platformdirs, when installed) elsewhere. Plain Python on
+Where: ``$XDG_CACHE_HOME/kvmq/datasets`` (or ``~/.cache/kvmq/datasets``) on Linux and other
+XDG systems, the platform's cache directory (through platformdirs, when installed) elsewhere. Plain Python on
 purpose, like :mod:`kvmq.dataset`: the CLI imports it, so nothing here imports textual or
 rich, and nothing slow (no tempfile, no platformdirs on Linux) is imported at all.
 """
@@ -80,13 +80,14 @@ def enabled() -> bool:
 
 def cache_dir() -> Path:
     """Where entries live; read from the environment on every call (tests change it)."""
+    # A subdirectory of its own: kvmq's cache directory holds other things (bundles).
     if sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
-        return _xdg_cache_home() / "kvmq"
+        return _xdg_cache_home() / "kvmq" / "datasets"
     try:  # macOS and Windows have their own conventions; platformdirs knows them
         import platformdirs
     except ImportError:  # pragma: no cover - textual depends on platformdirs
-        return _xdg_cache_home() / "kvmq"
-    return Path(platformdirs.user_cache_dir("kvmq", appauthor=False))  # pragma: no cover
+        return _xdg_cache_home() / "kvmq" / "datasets"
+    return Path(platformdirs.user_cache_dir("kvmq", appauthor=False)) / "datasets"  # pragma: no cover
 
 
 def content_digest(raw: bytes) -> bytes:
@@ -143,6 +144,7 @@ def lookup(path: Path, display: Optional[str] = None) -> Optional[Dataset]:
         if len(raw) > dataset_module.MAX_FILE_BYTES:
             return None
         digest = content_digest(raw)
+        del raw  # not needed any more: keep it out of the peak memory of the read
         return read_entry(entry_path(digest), digest, str(path) if display is None else display)
     except Exception:
         return None
@@ -172,6 +174,8 @@ def read_entry(path: Path, digest: bytes, display: str) -> Optional[Dataset]:
     gc.disable()  # tens of thousands of small objects: the collector would only slow it down
     try:
         tag, payload = marshal.loads(body)
+        body.release()
+        del blob  # a few MB that need not stay alive while the objects are built
         if tag != FORMAT_TAG:
             return None
         dataset = dataset_from_payload(payload, display)
@@ -213,7 +217,7 @@ def prune(directory: Path, keep: int = MAX_ENTRIES) -> None:
     try:
         with os.scandir(directory) as scan:
             for item in scan:
-                if item.name.endswith(SUFFIX) or item.name.endswith(".tmp"):
+                if item.name.endswith(SUFFIX) or _is_temporary(item.name):
                     try:
                         entries.append((item.stat().st_mtime, item.path))
                     except OSError:
@@ -297,6 +301,11 @@ def dataset_from_payload(payload: dict[str, Any], display: str) -> Dataset:
         "subjects": subjects, "dimensions": tuple(dimensions), "pros": pros,
         "path": display, "schema": data["schema"],
     })
+
+
+def _is_temporary(name: str) -> bool:
+    # Only this module's own temporary files: ".<entry>.kvmqc.<pid>.<random>.tmp".
+    return name.startswith(".") and name.endswith(".tmp") and f"{SUFFIX}." in name
 
 
 def _make(cls: type, fields: dict[str, Any]) -> Any:

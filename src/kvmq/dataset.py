@@ -282,8 +282,12 @@ def load(path: os.PathLike[str] | str) -> Dataset:
         InvalidDataset: with every problem found, each naming file, line and column.
     """
     display = str(path)
-    text = _read_text(Path(path), display)
-    return loads(text, display)
+    raw = _read_bytes(Path(path), display)
+    # An unchanged file comes from the cache of validated datasets (kvmq.cache, keyed by the
+    # content hash); a miss, or any problem with the cache, parses and validates as usual.
+    from kvmq.cache import cached_load
+
+    return cached_load(raw, display, lambda: loads(_decode(raw, display), display))
 
 
 def loads(text: str, display: str = "<string>") -> Dataset:
@@ -292,9 +296,16 @@ def loads(text: str, display: str = "<string>") -> Dataset:
         _fail(display, 0, 0, "", "the file is empty: a dataset starts with 'schema: 1'")
     if text.startswith("\ufeff"):
         text = text[1:]
-    root = _compose(text, display)
-    builder = _Builder(display)
-    dataset = builder.build(root)
+    # The collector stays paused while the dataclasses are built too: each of its passes
+    # would walk the whole node tree, making validation superlinear in the file's size.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        builder = _Builder(display)
+        dataset = builder.build(_compose(text, display))
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     if builder.errors:
         builder.errors.sort(key=lambda e: (e.line, e.col))
         raise InvalidDataset(builder.errors[:MAX_REPORTED_ERRORS],
@@ -307,7 +318,7 @@ def _fail(display: str, line: int, col: int, where: str, what: str) -> None:
     raise InvalidDataset([DatasetError(display, line, col, where, what)])
 
 
-def _read_text(path: Path, display: str) -> str:
+def _read_bytes(path: Path, display: str) -> bytes:
     try:
         info = path.stat()
     except FileNotFoundError:
@@ -328,6 +339,10 @@ def _read_text(path: Path, display: str) -> str:
         _fail(display, 0, 0, "", f"cannot read it: {exc.strerror or exc}")
     if len(raw) > MAX_FILE_BYTES:
         _fail(display, 0, 0, "", "the file is larger than 32 MiB, the most a dataset may be")
+    return raw
+
+
+def _decode(raw: bytes, display: str) -> str:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         _fail(display, 1, 1, "", "the file is UTF-16: save it as UTF-8")
     try:
@@ -388,9 +403,7 @@ def _nesting_mark(text: str) -> Optional[yaml.Mark]:
 
 
 def _compose(text: str, display: str) -> yaml.Node:
-    # The collector makes building millions of small node objects superlinear: pause it.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
+    # Called with the collector paused (see loads()).
     try:
         if _UNBOUNDED_C_COMPOSER:
             _check_nesting(text)
@@ -415,9 +428,6 @@ def _compose(text: str, display: str) -> yaml.Node:
         _fail(display, line, col, "", "the document is nested too deeply")
     except UnicodeError as exc:  # e.g. a lone surrogate in text handed to loads()
         _fail(display, 0, 0, "", f"text cannot be encoded: {exc.reason}")
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     if root is None:
         _fail(display, 0, 0, "", "the file has no YAML document: a dataset starts with 'schema: 1'")
     return root

@@ -117,10 +117,10 @@ class ExplorerApp(App[int]):
                     no_match.display = False
                     yield no_match
                 yield ComparisonPane(dataset, id="pane")
-            with TabPane("2 Pros", id="pros"):
-                yield ProsView(dataset, id="pros-view")
-            with TabPane("3 Summary", id="summary"):
-                yield SummaryView(dataset, id="summary-view")
+            # Tabs that are not visible at start are filled in when first opened (like Host),
+            # so that start-up styles and lays out only what the first frame shows.
+            yield TabPane("2 Pros", id="pros")
+            yield TabPane("3 Summary", id="summary")
             # The host checks run subprocesses: only mounted when the tab is first opened.
             yield TabPane("4 Host", id="host")
 
@@ -182,10 +182,15 @@ class ExplorerApp(App[int]):
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if event.pane.id == "host" and not event.pane.children:
-            from kvmq.tui.host_view import HostView
+        if not event.pane.children and self.dataset is not None:
+            if event.pane.id == "pros":
+                event.pane.mount(ProsView(self.dataset, id="pros-view"))
+            elif event.pane.id == "summary":
+                event.pane.mount(SummaryView(self.dataset, id="summary-view"))
+            elif event.pane.id == "host":
+                from kvmq.tui.host_view import HostView
 
-            event.pane.mount(HostView(self._host, id="host-view"))
+                event.pane.mount(HostView(self._host, id="host-view"))
         self.refresh_bindings()
 
     # ------------------------------------------------------------------ actions
@@ -202,8 +207,13 @@ class ExplorerApp(App[int]):
         if tab_id in focus_target:
             self.call_after_refresh(self._focus_first_visible, focus_target[tab_id])
 
-    def _focus_first_visible(self, selector: str) -> None:
-        widget = self.query_one(selector)
+    def _focus_first_visible(self, selector: str, retries: int = 3) -> None:
+        found = self.query(selector)
+        if not found:  # a lazily mounted tab that is not mounted yet
+            if retries:
+                self.call_after_refresh(self._focus_first_visible, selector, retries - 1)
+            return
+        widget = found.first()
         if widget.display:
             widget.focus()
 
@@ -274,10 +284,19 @@ def run_explorer(path: Path) -> int:
         size = path.stat().st_size
     except OSError:
         size = 0  # load() reports the real problem below
+    cached = None
     if size > SYNC_LOAD_MAX_BYTES and path.is_file():
+        # A large file unchanged since the last run is in the cache (a few ms per MB): it
+        # needs no loading screen. Anything else (a miss, a corrupt entry) goes to the worker.
+        from kvmq.cache import lookup
+
+        cached = lookup(path)
+    if cached is None and size > SYNC_LOAD_MAX_BYTES and path.is_file():
         app = ExplorerApp(path=path)
         result = app.run()
         errors = app.load_errors
+    elif cached is not None:
+        result, errors = ExplorerApp(cached).run(), []
     else:
         try:
             dataset = load(path)

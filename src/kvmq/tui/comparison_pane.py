@@ -41,6 +41,12 @@ class ComparisonPane(VerticalScroll, can_focus=True):
         yield Static(id="pane-commands", markup=False)
         yield Static(id="pane-sources", markup=False)
 
+    def on_mount(self) -> None:
+        # Fill in the first dimension now rather than when the list's first highlight message
+        # arrives: the first frame is then complete (one layout instead of several).
+        if self.dimension is None and self._dataset.dimensions:
+            self.show_dimension(self._dataset.dimensions[0])
+
     def show_dimension(self, dimension: Dimension) -> None:
         if dimension is self.dimension:
             return

@@ -44,16 +44,17 @@ class DimensionList(OptionList):
             self.total = total
 
     def __init__(self, dataset: Dataset, *, id: Optional[str] = None) -> None:
-        super().__init__(id=id)
+        # Prompts are built once; filtering reuses the same Option objects. Passing them to
+        # the constructor (one call, before mounting) lets the first frame show the list.
+        options = [Option(Content(d.title), id=d.id) for d in dataset.dimensions]
+        super().__init__(*options, id=id)
         self._dataset = dataset
         self._visible: list[Dimension] = list(dataset.dimensions)
         self._index_by_id = {d.id: i for i, d in enumerate(dataset.dimensions)}
-        # Prompts are built once; filtering reuses the same Option objects.
-        self._all_options = [Option(Content(d.title), id=d.id) for d in dataset.dimensions]
+        self._all_options = options
         self.query_text = ""
 
     def on_mount(self) -> None:
-        self.add_options(self._all_options)
         if self._all_options:
             self.highlighted = 0
 
