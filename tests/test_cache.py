@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 import stat
 import subprocess
@@ -294,11 +293,6 @@ def test_cache_module_stays_light() -> None:
     assert result.stdout.strip() == ""
 
 
-def _load_is_wired() -> bool:
-    return "cached_load" in inspect.getsource(ds.load)
-
-
-@pytest.mark.skipif(not _load_is_wired(), reason="dataset.load() does not use the cache yet")
 def test_dataset_load_uses_the_cache(tmp_path: Path, cache_home: Path,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     path = copy_shipped(tmp_path)

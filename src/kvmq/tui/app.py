@@ -15,14 +15,13 @@ from textual.widgets import Footer, Header, LoadingIndicator, Static, TabbedCont
 from textual.worker import Worker, WorkerState
 
 from kvmq.dataset import Dataset, InvalidDataset, load
-from kvmq.render import dimension_markdown
 from kvmq.tui.commands import ExplorerCommands
 from kvmq.tui.comparison_pane import ComparisonPane
 from kvmq.tui.dimension_list import DimensionList
 from kvmq.tui.filter_bar import FilterBar
-from kvmq.tui.help_screen import HelpScreen
-from kvmq.tui.pros_view import ProsView
-from kvmq.tui.summary_view import SummaryView
+
+# Views shown only on demand (Pros, Summary, Host, help, copy) are imported when first
+# needed: start-up then loads only what the first frame shows.
 
 if TYPE_CHECKING:
     from kvmq.hostcheck import Host
@@ -184,8 +183,12 @@ class ExplorerApp(App[int]):
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if not event.pane.children and self.dataset is not None:
             if event.pane.id == "pros":
+                from kvmq.tui.pros_view import ProsView
+
                 event.pane.mount(ProsView(self.dataset, id="pros-view"))
             elif event.pane.id == "summary":
+                from kvmq.tui.summary_view import SummaryView
+
                 event.pane.mount(SummaryView(self.dataset, id="summary-view"))
             elif event.pane.id == "host":
                 from kvmq.tui.host_view import HostView
@@ -234,6 +237,8 @@ class ExplorerApp(App[int]):
         if dimension is None:
             self.notify("Nothing to copy: no dimension is shown", severity="warning")
             return
+        from kvmq.render import dimension_markdown
+
         self.copy_to_clipboard(dimension_markdown(self.dataset, dimension))
         self.notify(f"Copied '{dimension.title}' as Markdown", title="Clipboard", markup=False)
 
@@ -244,6 +249,8 @@ class ExplorerApp(App[int]):
             view.refresh_checks()
 
     def action_help(self) -> None:
+        from kvmq.tui.help_screen import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             return
         app_keys = [
