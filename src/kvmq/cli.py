@@ -46,9 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         parents=[_common_options(with_format=True)],
-        description="Compare virtualization building blocks (by default KVM and QEMU) from a "
-                    "YAML dataset, and check what this host can run. Without a command: the "
-                    "interactive explorer on a terminal, or 'show' when output is piped.",
+        description="Explore a comparison dataset (YAML; the shipped one unless --data names "
+                    "another) and check what this host's virtualization can do. Without a "
+                    "command: the interactive explorer on a terminal, or 'show' when output is "
+                    "piped.",
         epilog="Examples: kvmq show performance | kvmq show --format markdown > cmp.md | "
                "kvmq pros | kvmq validate my.yaml | kvmq check",
     )
@@ -66,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    help="check a dataset file: exit 0, or 2 with every problem")
     validate.add_argument("path", nargs="?", metavar="PATH",
                           help="file to check (default: --data, $KVMQ_DATA or the shipped one)")
-    check = commands.add_parser("check", help="can this host run KVM, and what will QEMU use?")
+    check = commands.add_parser("check", help="host check: is hardware-accelerated virtualization (/dev/kvm) "
+                                          "usable here? exit 0 yes, 1 no")
     check.add_argument("--format", choices=("text", "json"), default=argparse.SUPPRESS,
                        help="output format (default: text)")
     return parser
