@@ -1,0 +1,264 @@
+"""The comparison pane on its own: what it renders, its layouts, scrolling and odd sizes."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Optional
+
+import pytest
+from textual import events
+from textual.app import App, ComposeResult
+from textual.color import Color
+
+from kvmq.dataset import Dataset, Dimension
+from kvmq.tui.comparison_pane import COLUMN_GAP, ComparisonPane
+from tests.tui_helpers import fixture, shipped
+
+
+class PaneApp(App[None]):
+    """Only the pane, full screen, with the explorer's width classes on the screen."""
+
+    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (60, "-medium"), (100, "-wide")]
+
+    def __init__(self, dataset: Dataset, pane_width: Optional[int] = None) -> None:
+        super().__init__()
+        self.dataset = dataset
+        self._pane_width = pane_width
+
+    def compose(self) -> ComposeResult:
+        pane = ComparisonPane(self.dataset, id="pane")
+        if self._pane_width is not None:
+            pane.styles.width = self._pane_width
+        yield pane
+
+
+def squeeze(text: str) -> str:
+    """Text without any whitespace: wrapping may only move text between lines."""
+    return "".join(text.split())
+
+
+def columns_text(pane: ComparisonPane, count: int) -> list[str]:
+    """Each side-by-side column's text, read from the rendered lines by cell position."""
+    width = pane.scrollable_content_region.width
+    column_width = (width - COLUMN_GAP * (count - 1)) // count
+    lines = [line.ljust(width) for line in pane.plain_lines()]
+    starts = [index * (column_width + COLUMN_GAP) for index in range(count)]
+    return ["\n".join(line[start:start + column_width] for line in lines) for start in starts]
+
+
+def heading_rows(pane: ComparisonPane, dataset: Dataset) -> list[tuple[int, int]]:
+    """(line, column) where each subject's heading (name, two spaces, tagline) starts."""
+    lines = pane.plain_lines()
+    return [next((y, line.find(f"{subject.name}  ")) for y, line in enumerate(lines)
+                 if f"{subject.name}  " in line)
+            for subject in dataset.subjects]
+
+
+async def show(pilot, pane: ComparisonPane, dimension: Dimension) -> None:  # type: ignore[no-untyped-def]
+    pane.show_dimension(dimension)
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("data", ["shipped", "three-subjects.yaml"])
+@pytest.mark.parametrize("size", [(150, 40), (80, 24)])
+async def test_every_description_is_rendered(data: str, size: tuple[int, int]) -> None:
+    dataset = shipped() if data == "shipped" else fixture(data)
+    app = PaneApp(dataset)
+    async with app.run_test(size=size) as pilot:
+        pane = app.query_one(ComparisonPane)
+        assert pane.dimension == dataset.dimensions[0]
+        side_by_side = size[0] >= 100
+        for dimension in dataset.dimensions:
+            await show(pilot, pane, dimension)
+            assert pane.virtual_size.height == len(pane.plain_lines())
+            # The notes' left bar is not part of their text.
+            rendered = squeeze("\n".join(pane.plain_lines()).replace("▌", ""))
+            assert squeeze(dimension.title) in rendered
+            if dimension.verdict:
+                assert squeeze(dimension.verdict) in rendered
+            # Side by side, each description is read down its own column.
+            places = ([squeeze(text) for text in columns_text(pane, len(dataset.subjects))]
+                      if side_by_side else [rendered] * len(dataset.subjects))
+            for subject, place in zip(dataset.subjects, places):
+                assert squeeze(dimension.descriptions[subject.id]) in place
+                assert dimension.descriptions[subject.id] in pane.plain_text()
+            for note in dimension.notes:
+                assert squeeze(note.text) in rendered
+            for commands in dimension.commands.values():
+                for command in commands:
+                    assert squeeze(command.run) in rendered
+                    assert squeeze(command.does) in rendered
+            for url in dimension.sources:
+                assert url in rendered
+
+
+@pytest.mark.parametrize("size", [(120, 30), (70, 30)])
+async def test_markup_looking_text_renders_literally(size: tuple[int, int]) -> None:
+    dataset = fixture("markup.yaml")
+    app = PaneApp(dataset)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        pane = app.query_one(ComparisonPane)
+        rendered = squeeze("\n".join(pane.plain_lines()))
+        for text in ("[bold]x Brackets", "[/] closes nothing", "[b]Left[/b]", "Right [/]",
+                     "qemu-system-x86_64 [options]", "[/] stays [/].",
+                     "[link=file:///etc/passwd]x[/link] and $var",
+                     "[@click=app.quit]Not a link[/]", "https://example.com/[x]",
+                     "echo [bold]hi[/bold]", "prints [bold]hi[/bold]"):
+            assert squeeze(text) in rendered, text
+        for strip in pane._lines:
+            for segment in strip:
+                style = segment.style
+                assert style is None or not style.link
+                assert style is None or "@click" not in style.meta
+
+
+async def test_subjects_side_by_side_when_wide_and_stacked_otherwise() -> None:
+    dataset = shipped()
+    app = PaneApp(dataset)
+    async with app.run_test(size=(120, 30)) as pilot:
+        pane = app.query_one(ComparisonPane)
+        (y0, x0), (y1, x1) = heading_rows(pane, dataset)
+        assert y0 == y1 and x0 < x1
+        await pilot.resize_terminal(99, 30)
+        await pilot.pause()
+        (y0, x0), (y1, x1) = heading_rows(pane, dataset)
+        assert x0 == x1 == 0 and y0 < y1
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        (y0, _), (y1, _) = heading_rows(pane, dataset)
+        assert y0 == y1
+
+
+async def test_three_subjects_three_columns_and_stacked_when_columns_too_narrow() -> None:
+    dataset = fixture("three-subjects.yaml")
+    app = PaneApp(dataset)
+    async with app.run_test(size=(150, 30)) as pilot:
+        pane = app.query_one(ComparisonPane)
+        rows = heading_rows(pane, dataset)
+        assert len({y for y, _ in rows}) == 1 and len({x for _, x in rows}) == 3
+        # The rules under the headings line up even when the headings wrap differently.
+        lines = pane.plain_lines()
+        rule_rows = {y for y, line in enumerate(lines) if line.startswith("─")}
+        assert len(rule_rows) == 1
+        assert lines[rule_rows.pop()].count("─") >= 3 * 16
+        # Still a wide screen, but the pane leaves columns under 16 cells: stacked.
+        pane.styles.width = 50
+        await pilot.pause()
+        rows = heading_rows(pane, dataset)
+        assert {x for _, x in rows} == {0}
+        assert rows[0][0] < rows[1][0] < rows[2][0]
+
+
+async def test_keys_and_wheel_scroll_the_focused_pane() -> None:
+    dataset = shipped()
+    app = PaneApp(dataset)
+    async with app.run_test(size=(80, 12)) as pilot:
+        pane = app.query_one(ComparisonPane)
+        pane.focus()
+        await pilot.pause()
+        assert pane.max_scroll_y > 12
+        await pilot.press("down")
+        await pilot.pause()
+        assert pane.scroll_y == 1
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert pane.scroll_y > 5
+        await pilot.press("end")
+        await pilot.pause()
+        assert pane.scroll_y == pane.max_scroll_y
+        # The last rendered line is on screen at the end.
+        last = next(line for line in reversed(pane.plain_lines()) if line.strip())
+        assert last in "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert pane.scroll_y < pane.max_scroll_y
+        await pilot.press("home")
+        await pilot.pause()
+        assert pane.scroll_y == 0
+        await pilot._post_mouse_events([events.MouseScrollDown], pane, times=2)
+        await pilot.pause()
+        assert pane.scroll_y > 0
+        # Another dimension starts at its top.
+        await show(pilot, pane, dataset.dimensions[3])
+        assert pane.scroll_y == 0
+
+
+async def test_moving_back_and_forth_reuses_the_rendered_strips() -> None:
+    dataset = shipped()
+    app = PaneApp(dataset)
+    async with app.run_test(size=(120, 30)) as pilot:
+        pane = app.query_one(ComparisonPane)
+        first = pane._lines
+        await show(pilot, pane, dataset.dimensions[1])
+        assert pane._lines is not first
+        await show(pilot, pane, dataset.dimensions[0])
+        assert pane._lines is first
+
+
+async def test_theme_change_recolours_the_pane() -> None:
+    dataset = shipped()
+    app = PaneApp(dataset)
+    async with app.run_test(size=(120, 30)) as pilot:
+        pane = app.query_one(ComparisonPane)
+        name = dataset.subjects[0].name
+
+        def heading_colour() -> Color:
+            for strip in pane._lines:
+                for segment in strip:
+                    if segment.text == name and segment.style and segment.style.color:
+                        return Color.from_rich_color(segment.style.color)
+            raise AssertionError("no subject heading")
+
+        def verdict_colour() -> Color:
+            verdict = pane._lines[2]  # blank line, title, verdict
+            colours = {segment.style.color for segment in verdict
+                       if segment.text.strip() and segment.style and segment.style.color}
+            assert len(colours) == 1
+            return Color.from_rich_color(colours.pop())
+
+        before = heading_colour(), verdict_colour()
+        assert before[0] == Color.parse(app.theme_variables["accent"])
+        app.theme = "nord" if app.theme != "nord" else "dracula"
+        await pilot.pause()
+        await pilot.pause()
+        assert heading_colour() == Color.parse(app.theme_variables["accent"])
+        assert heading_colour() != before[0]
+        assert verdict_colour() != before[1]
+        # The muted verdict stays between the background and the text colour.
+        background = Color.from_rich_color(pane.visual_style.rich_style.bgcolor)
+        text = Color.parse(app.theme_variables["foreground"])
+        assert background.brightness < verdict_colour().brightness < text.brightness
+
+
+async def test_tiny_sizes_and_a_resize_sweep_do_not_raise() -> None:
+    dataset = shipped()
+    app = PaneApp(dataset)
+    sizes = [(20, 8), (10, 4), (3, 3), (2, 2), (59, 10), (60, 10), (99, 10), (100, 10),
+             (200, 60), (21, 9), (20, 8)]
+    async with app.run_test(size=(20, 8)) as pilot:
+        pane = app.query_one(ComparisonPane)
+        pane.focus()
+        for index, (width, height) in enumerate(sizes):
+            await pilot.resize_terminal(width, height)
+            await pilot.pause()
+            await show(pilot, pane, dataset.dimensions[index % len(dataset.dimensions)])
+            await pilot.press("end", "pageup", "down")
+            await pilot.pause()
+            assert app.is_running
+
+
+@pytest.mark.parametrize("data", ["shipped", "three-subjects.yaml", "markup.yaml"])
+async def test_content_widths_of_zero_to_a_few_cells_render(data: str) -> None:
+    dataset = shipped() if data == "shipped" else fixture(data)
+    app = PaneApp(dataset)
+    async with app.run_test(size=(120, 20)) as pilot:
+        pane = app.query_one(ComparisonPane)
+        for width in (0, 1, 2, 3, 4, 5, 8, 17, 40):
+            pane.styles.width = width
+            await pilot.pause()
+            for dimension in dataset.dimensions[:4]:
+                await show(pilot, pane, dimension)
+                content_width = pane.scrollable_content_region.width
+                for line in pane.plain_lines():
+                    assert len(line) <= max(0, content_width)
+            assert app.is_running
