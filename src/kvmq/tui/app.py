@@ -155,7 +155,10 @@ class ExplorerApp(App[int]):
 
     @on(DimensionList.DimensionHighlighted)
     def _show_highlighted(self, event: DimensionList.DimensionHighlighted) -> None:
-        self.query_one(ComparisonPane).show_dimension(event.dimension)
+        # A highlight can still be queued while the screen is being torn down (quit) or
+        # rebuilt (a worker-loaded dataset): then there is no pane to show it in.
+        for pane in self.query(ComparisonPane):
+            pane.show_dimension(event.dimension)
 
     @on(FilterBar.QueryChanged)
     def _filter(self, event: FilterBar.QueryChanged) -> None:
