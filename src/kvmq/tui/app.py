@@ -128,7 +128,7 @@ class ExplorerApp(App[int]):
             self.run_worker(self._load_dataset, thread=True, exclusive=True, name="load",
                             exit_on_error=False)
         else:
-            self.query_one(DimensionList).focus()
+            self._wire_compare_tab()
 
     def _load_dataset(self) -> Dataset:
         assert self._path is not None
@@ -141,7 +141,7 @@ class ExplorerApp(App[int]):
             self.dataset = event.worker.result
             self._show_dataset_titles()
             await self.recompose()
-            self.query_one(DimensionList).focus()
+            self._wire_compare_tab()
             self.refresh_bindings()
         elif event.state == WorkerState.ERROR:
             error = event.worker.error
@@ -153,12 +153,18 @@ class ExplorerApp(App[int]):
 
     # ------------------------------------------------------------------ wiring
 
-    @on(DimensionList.DimensionHighlighted)
-    def _show_highlighted(self, event: DimensionList.DimensionHighlighted) -> None:
-        # A highlight can still be queued while the screen is being torn down (quit) or
-        # rebuilt (a worker-loaded dataset): then there is no pane to show it in.
-        for pane in self.query(ComparisonPane):
-            pane.show_dimension(event.dimension)
+    def _wire_compare_tab(self) -> None:
+        """The pane follows the list's highlight, synchronously (see DimensionList)."""
+        dimension_list = self.query_one(DimensionList)
+        pane = self.query_one(ComparisonPane)
+
+        def show_current() -> None:
+            dimension = dimension_list.current
+            if dimension is not None:
+                pane.show_dimension(dimension)
+
+        self.watch(dimension_list, "highlighted", show_current, init=False)
+        dimension_list.focus()
 
     @on(FilterBar.QueryChanged)
     def _filter(self, event: FilterBar.QueryChanged) -> None:

@@ -14,10 +14,13 @@ from kvmq.dataset import Dataset, Dimension
 
 
 class DimensionList(OptionList):
-    """One line per dimension; posts :class:`DimensionList.DimensionHighlighted` on moves.
+    """One line per dimension; :attr:`current` is the highlighted one.
 
     An OptionList rather than a ListView: it renders lines, not widgets, so it stays fast
-    with thousands of dimensions.
+    with thousands of dimensions. Whoever shows the current dimension watches the
+    ``highlighted`` reactive (``App.watch``): a watcher runs in the same turn as the move,
+    where a message would bubble through every container up to the app, one queue hop each,
+    and the pane would catch up a frame later.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -26,13 +29,6 @@ class DimensionList(OptionList):
         Binding("g", "first", "First", show=False),
         Binding("G", "last", "Last", show=False),
     ]
-
-    class DimensionHighlighted(Message):
-        """The highlighted dimension changed (also sent for the first one at start)."""
-
-        def __init__(self, dimension: Dimension) -> None:
-            super().__init__()
-            self.dimension = dimension
 
     class FilterApplied(Message):
         """A filter was applied: how many of how many dimensions are shown."""
@@ -94,7 +90,8 @@ class DimensionList(OptionList):
                 self.scroll_to_highlight()
         return True
 
-    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        event.stop()
-        if 0 <= event.option_index < len(self._visible):
-            self.post_message(self.DimensionHighlighted(self._visible[event.option_index]))
+    def watch_highlighted(self, highlighted: Optional[int]) -> None:
+        # OptionList's own watcher also posts OptionHighlighted, which nobody here handles:
+        # keep the scrolling, skip the message.
+        if highlighted is not None:
+            self.scroll_to_highlight()
