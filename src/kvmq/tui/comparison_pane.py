@@ -27,7 +27,7 @@ COLUMN_GAP = 2
 # Narrower columns than this are unreadable: the subjects stack instead.
 MIN_COLUMN_WIDTH = 16
 # Rendered dimensions kept: moving back and forth through the list re-renders nothing.
-CACHE_SIZE = 8
+CACHE_SIZE = 64
 NOTES_BAR = "▌ "
 
 
@@ -52,13 +52,12 @@ class ComparisonPane(ScrollView, can_focus=True):
     # text), so the muted colour comes from CSS, which resolves "auto" against the background.
     COMPONENT_CLASSES: ClassVar[set[str]] = {"comparison-pane--muted"}
     # The scrollbar is always there: one that comes and goes with the dimension's length
-    # makes Textual lay out the whole screen on the move. When everything fits (-fits) its
-    # track is transparent, so it looks as if there were none.
+    # makes Textual lay out the whole screen on the move. Its track is transparent, so when
+    # everything fits (no thumb) it looks as if there were none; when the text is longer,
+    # the thumb shows where in it you are.
     DEFAULT_CSS = """
     ComparisonPane {
         overflow-y: scroll;
-    }
-    ComparisonPane.-fits {
         scrollbar-background: transparent;
         scrollbar-background-hover: transparent;
         scrollbar-background-active: transparent;
@@ -77,6 +76,7 @@ class ComparisonPane(ScrollView, can_focus=True):
         self._lines: list[Strip] = []
         self._texts: list[str] = []
         self._lines_key: Optional[_Key] = None
+        self._prefetch_pending = False
         self._filler = Strip.blank(0)
         self._index = {dimension.id: index for index, dimension in enumerate(dataset.dimensions)}
 
@@ -96,9 +96,8 @@ class ComparisonPane(ScrollView, can_focus=True):
         self._update_lines()
         if self.scroll_offset.y or self.scroll_offset.x:
             self.scroll_home(animate=False, immediate=True)
-        self._update_fits()
         self.refresh()
-        self.call_after_refresh(self._prefetch_neighbours)
+        self._prefetch_pending = True
 
     def plain_lines(self) -> list[str]:
         """Every rendered line of the dimension (not only those on screen), as plain text."""
@@ -115,7 +114,7 @@ class ComparisonPane(ScrollView, can_focus=True):
 
     def _on_resize(self) -> None:
         self._update_lines()
-        self._update_fits()
+        self._sync_virtual_size()  # a new height alone leaves the strips as they are
 
     def notify_style_update(self) -> None:
         # Focus, theme and breakpoint classes all arrive here; the cache key tells
@@ -124,13 +123,16 @@ class ComparisonPane(ScrollView, can_focus=True):
         self.refresh()
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        count = len(self._lines)
         self._update_lines()
-        if len(self._lines) != count:  # e.g. the screen's width class changed after a resize
-            self.call_later(self._update_fits)
         # Below the content: computed once per render, not once per line.
         self._filler = Strip.blank(max(0, self.scrollable_content_region.width),
                                    self.visual_style.rich_style)
+        if self._prefetch_pending:
+            # Queued from inside the frame being composed, so it runs once that frame is
+            # on screen. (call_after_refresh can run before the frame: the screen may go
+            # idle before this widget's repaint request has reached it.)
+            self._prefetch_pending = False
+            self.call_later(self._prefetch_neighbours)
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
@@ -154,7 +156,15 @@ class ComparisonPane(ScrollView, can_focus=True):
             return
         self._lines, self._texts = self._render(dimension, key)
         self._lines_key = key
-        self._set_virtual_size(Size(width, len(self._lines)))
+        self._sync_virtual_size()
+
+    def _sync_virtual_size(self) -> None:
+        # Never shorter than the viewport: every dimension that fits then has the same
+        # virtual size, so moving between them leaves the scrollbar (a costly widget to
+        # repaint) untouched.
+        region = self.scrollable_content_region
+        if self._lines:
+            self._set_virtual_size(Size(region.width, max(len(self._lines), region.height)))
 
     def _key(self, dimension: Dimension, width: int) -> _Key:
         return _Key(dimension.id, width, self.screen.has_class("-wide"), self.app.theme,
@@ -176,10 +186,6 @@ class ComparisonPane(ScrollView, can_focus=True):
             # (DEFAULT_CSS), so updating the scrollbar is enough.
             self.set_reactive(ComparisonPane.virtual_size, size)
             self._scroll_update(size)
-
-    def _update_fits(self) -> None:
-        # Not from render_lines: a class change restyles the widget, not to be done mid-frame.
-        self.set_class(len(self._lines) <= self.scrollable_content_region.height, "-fits")
 
     def _prefetch_neighbours(self) -> None:
         """Render the dimensions before and after the shown one, once the frame is painted.
