@@ -169,16 +169,22 @@ class ExplorerApp(App[int]):
     @on(FilterBar.QueryChanged)
     def _filter(self, event: FilterBar.QueryChanged) -> None:
         self.query_one(DimensionList).apply_filter(event.query)
+        self._show_filter_result()
 
-    @on(DimensionList.FilterApplied)
-    def _filter_applied(self, event: DimensionList.FilterApplied) -> None:
-        self.query_one(FilterBar).show_count(event.query, event.shown, event.total)
+    def _show_filter_result(self) -> None:
+        """The count in the filter bar, and the no-match notice instead of an empty list."""
+        dimension_list = self.query_one(DimensionList)
+        shown = len(dimension_list.visible)
+        query = dimension_list.query_text
+        self.query_one(FilterBar).show_count(query, shown, dimension_list.total)
         no_match = self.query_one("#no-match", Static)
-        no_match.display = event.shown == 0
-        self.query_one(DimensionList).display = event.shown > 0
-        if event.shown == 0:
-            no_match.update(Content.assemble("No dimension matches '", (event.query, "bold"), "'\n",
+        if shown == 0:
+            no_match.update(Content.assemble("No dimension matches '", (query, "bold"), "'\n",
                                              ("Escape clears the filter", "$text-muted")))
+        # Only on a change: setting display, even to the same value, asks for a layout.
+        if no_match.display != (shown == 0):
+            no_match.display = shown == 0
+            dimension_list.display = shown > 0
 
     @on(FilterBar.Finished)
     def _filter_finished(self, event: FilterBar.Finished) -> None:
@@ -233,8 +239,11 @@ class ExplorerApp(App[int]):
         self.show_tab("compare")
         dimension_list = self.query_one(DimensionList)
         if dimension_list.select_dimension(dimension_id):
-            self.query_one(FilterBar).display = bool(dimension_list.query_text)
-            dimension_list.display = True
+            filter_bar = self.query_one(FilterBar)
+            if not dimension_list.query_text:  # the filter hid it, and was cleared
+                filter_bar.clear_input()
+                filter_bar.display = False
+            self._show_filter_result()
             dimension_list.focus()
 
     def action_filter(self) -> None:

@@ -116,6 +116,13 @@ class ComparisonPane(ScrollView, can_focus=True):
         self._update_lines()
         self._sync_virtual_size()  # a new height alone leaves the strips as they are
 
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size,
+                      layout: bool = True) -> bool:
+        # The compositor passes the content region as the virtual size; this pane sets its
+        # own (_sync_virtual_size). Passing that on means a layout of the screen that leaves
+        # the pane as it was (every filter keystroke) does not repaint its scrollbar.
+        return super()._size_updated(size, self.virtual_size, container_size, layout)
+
     def notify_style_update(self) -> None:
         # Focus, theme and breakpoint classes all arrive here; the cache key tells
         # whether the strips really need rebuilding.

@@ -6,7 +6,6 @@ from typing import ClassVar, Optional, Sequence
 
 from textual.binding import Binding, BindingType
 from textual.content import Content
-from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
@@ -29,15 +28,6 @@ class DimensionList(OptionList):
         Binding("g", "first", "First", show=False),
         Binding("G", "last", "Last", show=False),
     ]
-
-    class FilterApplied(Message):
-        """A filter was applied: how many of how many dimensions are shown."""
-
-        def __init__(self, query: str, shown: int, total: int) -> None:
-            super().__init__()
-            self.query = query
-            self.shown = shown
-            self.total = total
 
     def __init__(self, dataset: Dataset, *, id: Optional[str] = None) -> None:
         # Prompts are built once; filtering reuses the same Option objects. Passing them to
@@ -64,19 +54,28 @@ class DimensionList(OptionList):
             return None
         return self._visible[self.highlighted]
 
-    def apply_filter(self, query: str) -> None:
-        """Show only dimensions containing every word of ``query``; keep the highlight if shown."""
-        if query == self.query_text:
-            return
-        previous = self.current
-        self.query_text = query
-        self._visible = self._dataset.filter(query)
-        options = self._all_options
-        self.set_options([options[self._index_by_id[d.id]] for d in self._visible])
-        if self._visible:
-            # set_options() cleared the highlight, so this always announces the entry.
-            self.highlighted = self._visible.index(previous) if previous in self._visible else 0
-        self.post_message(self.FilterApplied(query, len(self._visible), len(self._dataset.dimensions)))
+    @property
+    def total(self) -> int:
+        """Dimensions in the dataset, shown or not."""
+        return len(self._all_options)
+
+    def apply_filter(self, query: str) -> int:
+        """Show only dimensions containing every word of ``query``; keep the highlight if shown.
+
+        Returns how many dimensions are shown. (A return value rather than a message: the
+        caller updates the count in the same frame as the list.)
+        """
+        if query != self.query_text:
+            previous = self.current
+            self.query_text = query
+            self._visible = self._dataset.filter(query)
+            options = self._all_options
+            self.set_options([options[self._index_by_id[d.id]] for d in self._visible])
+            if self._visible:
+                # set_options() cleared the highlight, so this always announces the entry.
+                self.highlighted = (self._visible.index(previous) if previous in self._visible
+                                    else 0)
+        return len(self._visible)
 
     def select_dimension(self, dimension_id: str) -> bool:
         """Highlight a dimension by id (clearing a filter that hides it); False if unknown."""

@@ -44,12 +44,25 @@ class FilterBar(Horizontal):
 
     def show_count(self, query: str, shown: int, total: int) -> None:
         count = self.query_one("#filter-count", Static)
+        # As wide as the longest text it can show for this total: a fixed width lets the
+        # count change on every keystroke without a layout of the whole screen.
+        longest = max(len(f"{total} of {total} match"), len(f"{total} dimensions"), len("no match"))
+        width = longest + count.styles.gutter.width
+        if count.styles.width is None or count.styles.width.value != width:
+            count.styles.width = width
         if not query.strip():
-            count.update(Content.styled(f"{total} dimensions", "dim"))
+            text = Content.styled(f"{total} dimensions", "dim")
         elif shown:
-            count.update(Content.styled(f"{shown} of {total} match", "dim"))
+            text = Content.styled(f"{shown} of {total} match", "dim")
         else:
-            count.update(Content.styled("no match", "bold $warning"))
+            text = Content.styled("no match", "bold $warning")
+        count.update(text, layout=False)
+
+    def clear_input(self) -> None:
+        """Empty the input without announcing a new query."""
+        field = self.query_one(Input)
+        with field.prevent(Input.Changed):
+            field.value = ""
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
@@ -62,7 +75,7 @@ class FilterBar(Horizontal):
         self.post_message(self.Finished(cleared=False))
 
     def action_clear(self) -> None:
-        self.query_one(Input).value = ""
+        self.clear_input()
         self.display = False
         self.post_message(self.QueryChanged(""))
         self.post_message(self.Finished(cleared=True))
