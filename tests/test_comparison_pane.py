@@ -264,3 +264,26 @@ async def test_content_widths_of_zero_to_a_few_cells_render(data: str) -> None:
                 for line in pane.plain_lines():
                     assert len(line) <= max(0, content_width)
             assert app.is_running
+
+
+@pytest.mark.parametrize("size", [(120, 36), (80, 24)])
+async def test_the_screen_shows_exactly_the_highlighted_dimension_after_every_move(
+        size: tuple[int, int]) -> None:
+    # Moving repaints only the rows that changed: what is on screen must still be the new
+    # dimension's rows and nothing left over from the one before.
+    from tests.tui_helpers import make_app, screen_text
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        pane = app.query_one(ComparisonPane)
+        region = pane.scrollable_content_region
+        count = len(app.dataset.dimensions)
+        keys = ["down"] * (count - 1) + ["up"] * (count - 1) + ["end", "home"]
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+            expected = pane.plain_lines()[:region.height]
+            expected += [""] * (region.height - len(expected))
+            rows = screen_text(app).split("\n")[region.y:region.bottom]
+            shown = [row[region.x:region.right].rstrip() for row in rows]
+            assert shown == expected, f"after {key!r} at {pane.dimension.id}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import ClassVar, NamedTuple, Optional
 
 from rich.segment import Segment
+from rich.style import Style as RichStyle
 from textual.cache import LRUCache
 from textual.content import Content
 from textual.geometry import Region, Size
@@ -78,6 +79,7 @@ class ComparisonPane(ScrollView, can_focus=True):
         self._lines_key: Optional[_Key] = None
         self._prefetch_pending = False
         self._filler = Strip.blank(0)
+        self._filler_style: Optional[RichStyle] = None
         self._index = {dimension.id: index for index, dimension in enumerate(dataset.dimensions)}
 
     def on_mount(self) -> None:
@@ -92,12 +94,38 @@ class ComparisonPane(ScrollView, can_focus=True):
         if dimension is self.dimension:
             return
         self.dimension = dimension
+        scrolled = bool(self.scroll_offset.y or self.scroll_offset.x)
+        shown_before = self._rows_on_screen()
         self._lines_key = None
         self._update_lines()
-        if self.scroll_offset.y or self.scroll_offset.x:
+        if scrolled:
             self.scroll_home(animate=False, immediate=True)
-        self.refresh()
+            self.refresh()
+        else:
+            self._refresh_changed_rows(shown_before)
         self._prefetch_pending = True
+
+    def _rows_on_screen(self) -> list[Strip]:
+        return [self.render_line(y) for y in range(self.scrollable_content_region.height)]
+
+    def _refresh_changed_rows(self, shown_before: list[Strip]) -> None:
+        """Repaint only the rows that differ from what was on screen (blank rows, the
+        subjects' headings and rules are often the same from one dimension to the next)."""
+        shown_now = self._rows_on_screen()
+        if len(shown_now) != len(shown_before):
+            self.refresh()
+            return
+        y = 0
+        rows = len(shown_now)
+        while y < rows:
+            if shown_now[y] is shown_before[y] or shown_now[y] == shown_before[y]:
+                y += 1
+                continue
+            start = y
+            while y < rows and not (shown_now[y] is shown_before[y]
+                                    or shown_now[y] == shown_before[y]):
+                y += 1
+            self.refresh_lines(start, y - start)
 
     def plain_lines(self) -> list[str]:
         """Every rendered line of the dimension (not only those on screen), as plain text."""
@@ -131,9 +159,12 @@ class ComparisonPane(ScrollView, can_focus=True):
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._update_lines()
-        # Below the content: computed once per render, not once per line.
-        self._filler = Strip.blank(max(0, self.scrollable_content_region.width),
-                                   self.visual_style.rich_style)
+        # Below the content: one strip, kept while the width and style stay the same.
+        width = max(0, self.scrollable_content_region.width)
+        style = self.visual_style.rich_style
+        if self._filler.cell_length != width or self._filler_style != style:
+            self._filler = Strip.blank(width, style)
+            self._filler_style = style
         if self._prefetch_pending:
             # Queued from inside the frame being composed, so it runs once that frame is
             # on screen. (call_after_refresh can run before the frame: the screen may go
