@@ -287,3 +287,23 @@ async def test_the_screen_shows_exactly_the_highlighted_dimension_after_every_mo
             rows = screen_text(app).split("\n")[region.y:region.bottom]
             shown = [row[region.x:region.right].rstrip() for row in rows]
             assert shown == expected, f"after {key!r} at {pane.dimension.id}"
+
+
+async def test_the_dimensions_rendered_ahead_follow_the_filtered_list() -> None:
+    from tests.tui_helpers import make_app
+
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        pane = app.query_one(ComparisonPane)
+        await pilot.press("slash", *"passthrough")
+        await pilot.pause()
+        await pilot.pause()
+        visible = list(app.query_one("#dimensions").visible)
+        order = list(app.dataset.dimensions)
+        # The test needs a filtered list whose first two entries are apart in the dataset.
+        assert order.index(visible[1]) - order.index(visible[0]) > 1
+        assert pane.dimension is visible[0]
+        cached_keys = pane._cache.keys()  # a Textual LRUCache, not a dict
+        rendered = {key.dimension_id for key in cached_keys}
+        # The next entry of the filtered list is ready, whatever its place in the dataset.
+        assert visible[1].id in rendered

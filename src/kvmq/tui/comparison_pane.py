@@ -8,7 +8,7 @@ reflowed the whole screen on every highlight move.
 
 from __future__ import annotations
 
-from typing import ClassVar, NamedTuple, Optional
+from typing import ClassVar, NamedTuple, Optional, Sequence
 
 from rich.segment import Segment
 from rich.style import Style as RichStyle
@@ -80,7 +80,10 @@ class ComparisonPane(ScrollView, can_focus=True):
         self._prefetch_pending = False
         self._filler = Strip.blank(0)
         self._filler_style: Optional[RichStyle] = None
-        self._index = {dimension.id: index for index, dimension in enumerate(dataset.dimensions)}
+        # The dimensions in the order the user moves through them (the filtered list);
+        # None: the dataset's order. Only used to render the next ones ahead of time.
+        self.order: Optional[Sequence[Dimension]] = None
+        self._order_index: tuple[Optional[Sequence[Dimension]], dict[int, int]] = (None, {})
 
     def on_mount(self) -> None:
         # Fill in the first dimension now rather than when the list's first highlight message
@@ -230,18 +233,25 @@ class ComparisonPane(ScrollView, can_focus=True):
 
         Moving through the list one entry at a time then finds its strips ready: the few
         milliseconds of wrapping happen while the user reads, not between key and frame.
+        The neighbours are those of the list as shown (``order``), filtered or not.
         """
         dimension = self.dimension
         width = self.scrollable_content_region.width
         if dimension is None or width <= 0 or not self.is_attached:
             return
-        index = self._index.get(dimension.id)
+        order = self.order if self.order is not None else self._dataset.dimensions
+        index = self._position_in(order, dimension)
         if index is None:
             return
         for neighbour in (index + 1, index - 1):
-            if 0 <= neighbour < len(self._dataset.dimensions):
-                other = self._dataset.dimensions[neighbour]
+            if 0 <= neighbour < len(order):
+                other = order[neighbour]
                 self._render(other, self._key(other, width))
+
+    def _position_in(self, order: Sequence[Dimension], dimension: Dimension) -> Optional[int]:
+        if order is not self._order_index[0]:  # built once per filter, not once per move
+            self._order_index = (order, {id(d): i for i, d in enumerate(order)})
+        return self._order_index[1].get(id(dimension))
 
 
 class _Renderer:
