@@ -307,3 +307,33 @@ async def test_the_dimensions_rendered_ahead_follow_the_filtered_list() -> None:
         rendered = {key.dimension_id for key in cached_keys}
         # The next entry of the filtered list is ready, whatever its place in the dataset.
         assert visible[1].id in rendered
+
+
+async def test_dragging_the_mouse_selects_text_in_the_pane() -> None:
+    from tests.tui_helpers import make_app
+
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        pane = app.query_one(ComparisonPane)
+        title = app.dataset.dimensions[0].title
+        lines = pane.plain_lines()
+        row = lines.index(title)
+        left = pane.scrollable_content_region.x - pane.region.x
+        # Drag over the title (the cell under the pointer is included), then on to the next row.
+        last = left + len(title) - 1
+        await pilot.mouse_down(pane, offset=(left, row))
+        await pilot.hover(pane, offset=(last, row))
+        await pilot.mouse_up(pane, offset=(last, row))
+        await pilot.pause()
+        assert app.screen.get_selected_text() == title
+        # The selected cells are drawn in the selection style.
+        selected_style = app.screen.get_component_rich_style("screen--selection")
+        strip = pane.render_line(row)
+        styles = [segment.style for segment in strip if segment.text.strip()]
+        assert styles and all(selected_style.bgcolor == style.bgcolor for style in styles)
+
+        await pilot.mouse_down(pane, offset=(left, row))
+        await pilot.hover(pane, offset=(left + 5, row + 1))
+        await pilot.mouse_up(pane, offset=(left + 5, row + 1))
+        await pilot.pause()
+        assert app.screen.get_selected_text() == f"{title}\n{lines[row + 1][:6]}"

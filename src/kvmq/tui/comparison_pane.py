@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from typing import ClassVar, NamedTuple, Optional, Sequence
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style as RichStyle
 from textual.cache import LRUCache
 from textual.content import Content
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
+from textual.selection import Selection
 from textual.strip import Strip
 from textual.style import Style
 from textual.visual import RenderOptions
@@ -179,8 +181,36 @@ class ComparisonPane(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         line = self.scroll_offset.y + y
         if 0 <= line < len(self._lines):
-            return self._lines[line]
+            strip = self._lines[line]
+            selection = self.text_selection
+            if selection is not None:
+                strip = self._with_selection(strip, line, selection)
+            return strip
         return self._filler
+
+    # ------------------------------------------------------------------ mouse selection
+
+    def get_selection(self, selection: Selection) -> Optional[tuple[str, str]]:
+        """The selected text, row by row as on screen (what a terminal's own selection gives)."""
+        self._update_lines()
+        return selection.extract("\n".join(strip.text.rstrip() for strip in self._lines)), "\n"
+
+    def _with_selection(self, strip: Strip, line: int, selection: Selection) -> Strip:
+        span = selection.get_span(line)
+        if span is None:
+            return strip
+        # The offsets baked into the strips (_render) count characters; cuts are in cells.
+        text = strip.text
+        start, end = span
+        end = len(text) if end == -1 else min(end, len(text))
+        if start >= end:
+            return strip
+        cut_start, cut_end = cell_len(text[:start]), cell_len(text[:end])
+        before, chosen, after = strip.divide([cut_start, cut_end, strip.cell_length])
+        style = self.screen.get_component_rich_style("screen--selection")
+        chosen = Strip([Segment(part, part_style + style if part_style else style, control)
+                        for part, part_style, control in chosen], chosen.cell_length)
+        return Strip.join([before, chosen, after])
 
     def _update_lines(self) -> None:
         """Point ``_lines`` at the strips for the current state, rendering them on a miss."""
@@ -215,7 +245,10 @@ class ComparisonPane(ScrollView, can_focus=True):
         cached = self._cache.get(key)
         if cached is None:
             renderer = _Renderer(self, key.style, key.width)
-            cached = (renderer.dimension(self._dataset, dimension, key.side_by_side),
+            strips = renderer.dimension(self._dataset, dimension, key.side_by_side)
+            # (column, line) of each character, for Textual's mouse selection; added here
+            # so that it costs nothing when the strips are shown again.
+            cached = ([strip.apply_offsets(0, line) for line, strip in enumerate(strips)],
                       renderer.texts)
             self._cache.set(key, cached)
         return cached
