@@ -326,6 +326,8 @@ async def test_dragging_the_mouse_selects_text_in_the_pane() -> None:
         await pilot.mouse_up(pane, offset=(last, row))
         await pilot.pause()
         assert app.screen.get_selected_text() == title
+        await pilot.press("ctrl+c")
+        assert app.clipboard == title
         # The selected cells are drawn in the selection style.
         selected_style = app.screen.get_component_rich_style("screen--selection")
         strip = pane.render_line(row)
