@@ -46,7 +46,7 @@ class HostView(VerticalScroll):
         yield Static(LOADING_TEXT, id="host-verdict", classes="-loading", markup=False)
         yield Static(id="host-reason", markup=False)
         table: DataTable[Text] = DataTable(id="host-checks", cursor_type="row")
-        table.add_columns("Status", "Check", "Finding", "Hint")
+        table.add_columns("Status", "Check", "Finding")
         yield table
         yield Static(id="host-detail", markup=False)
 
@@ -93,12 +93,18 @@ class HostView(VerticalScroll):
         table = self.query_one("#host-checks", DataTable)
         table.clear()
         for index, check in enumerate(report.checks):
+            # The hint goes under the finding, not in a column of its own: a fourth column
+            # ran off the right edge even at 120 columns.
+            finding = Text(clean_text(check.finding, 400))
+            if check.hint:
+                finding.append("\n")
+                finding.append(f"→ {clean_text(check.hint, 400)}", style="italic")
             table.add_row(
                 status_text(check.status),
                 Text(clean_text(check.id, 80), style="bold"),
-                Text(clean_text(check.finding, 400)),
-                Text(clean_text(check.hint, 400), style="italic"),
+                finding,
                 key=str(index),
+                height=2 if check.hint else 1,
             )
         if report.checks:
             self._show_detail(report.checks[0])
