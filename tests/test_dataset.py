@@ -935,3 +935,30 @@ def _mutate(data: st.DataObject, text: str) -> str:
         position = min(position, len(text))
         text = text[:position] + char + text[position:] if insert else text[:position] + text[position + 1:]
     return text
+
+
+@pytest.mark.parametrize(("query", "previous", "expected"), [
+    ("kern", "ker", True),
+    ("ker", "kern", False),
+    ("kvm qemu", "kvm", True),
+    ("qemu kvm", "kvm q", True),
+    ("KVM", "kv", True),
+    ("kvm", "", False),
+    ("", "kvm", False),
+    ("qemu", "kvm", False),
+])
+def test_narrows_tells_when_a_query_can_only_find_fewer(query: str, previous: str,
+                                                        expected: bool) -> None:
+    from kvmq.dataset import narrows
+
+    assert narrows(query, previous) is expected
+
+
+def test_searching_within_a_narrowed_result_finds_the_same(shipped: Dataset) -> None:
+    from kvmq.dataset import narrows
+
+    typed = ["k", "kv", "kvm", "kvm ", "kvm q", "kvm qe", "kvm qemu", "kvm qemux", "v", "vi",
+             "vir", "virt", "virtio", "virtio n", "virtio ne"]
+    for previous, query in zip(typed, typed[1:]):
+        if narrows(query, previous):
+            assert shipped.filter(query, shipped.filter(previous)) == shipped.filter(query)

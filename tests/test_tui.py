@@ -340,3 +340,30 @@ async def test_a_dataset_error_found_by_the_loading_worker_exits_with_status_2(t
     assert app.return_code == 2
     assert len(app.load_errors) == 1
     assert app.load_errors[0].startswith(f"{broken}:3:1: YAML syntax error")
+
+
+async def test_typing_on_without_changing_the_matches_keeps_the_list_as_it_is(monkeypatch) -> None:
+    # Rebuilding thousands of options is the costliest part of a keystroke: skipped when the
+    # matches did not change (here "migrat" and "migration" find the same dimensions).
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        dimension_list = app.query_one(DimensionList)
+        await pilot.press("slash", *"migrat")
+        await pilot.pause()
+        shown = list(dimension_list.visible)
+        rebuilds: list[int] = []
+        original = DimensionList.set_options
+
+        def counting(self, options):  # type: ignore[no-untyped-def]
+            rebuilds.append(len(options))
+            return original(self, options)
+
+        monkeypatch.setattr(DimensionList, "set_options", counting)
+        await pilot.press(*"ion")
+        await pilot.pause()
+        assert list(dimension_list.visible) == shown
+        assert rebuilds == []
+        await pilot.press("x")
+        await pilot.pause()
+        assert rebuilds == [0]
+        assert app.query_one("#no-match").display

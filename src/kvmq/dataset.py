@@ -171,12 +171,20 @@ class Dataset:
     def max_votes(self) -> int:
         return max((pro.votes for pros in self.pros.values() for pro in pros), default=0)
 
-    def filter(self, query: str) -> list[Dimension]:
-        """Dimensions whose text contains every word of ``query`` (case-insensitive)."""
+    def filter(self, query: str, within: Optional[Sequence[Dimension]] = None) -> list[Dimension]:
+        """Dimensions whose text contains every word of ``query`` (case-insensitive).
+
+        ``within``: search only these (in their order), e.g. the result of a query that this
+        one narrows (see :func:`narrows`); by default every dimension, in file order.
+        """
         words = query.lower().split()
+        candidates = self.dimensions if within is None else within
         if not words:
-            return list(self.dimensions)
-        return [dimension for dimension in self.dimensions if dimension.matches(words)]
+            return list(candidates)
+        if len(words) == 1:  # the usual case, and one generator fewer per dimension
+            word = words[0]
+            return [dimension for dimension in candidates if word in dimension.search_text]
+        return [dimension for dimension in candidates if dimension.matches(words)]
 
     def find(self, query: str) -> Dimension:
         """The dimension named by an id, a title, or an unambiguous prefix of either.
@@ -273,6 +281,14 @@ def resolve_data_path(cli_value: Optional[str] = None) -> Path:
 
 
 # --------------------------------------------------------------------------- loading
+
+
+def narrows(query: str, previous: str) -> bool:
+    """True when every dimension matching ``query`` also matches ``previous``: each word of
+    ``previous`` is part of some word of ``query`` (typing on extends the query this way)."""
+    old_words = previous.lower().split()
+    new_words = query.lower().split()
+    return bool(old_words) and all(any(old in new for new in new_words) for old in old_words)
 
 
 def load(path: os.PathLike[str] | str) -> Dataset:

@@ -161,8 +161,7 @@ class ExplorerApp(App[int]):
         def show_current() -> None:
             dimension = dimension_list.current
             if dimension is not None:
-                pane.order = dimension_list.visible
-                pane.show_dimension(dimension)
+                pane.show_dimension(dimension, dimension_list.neighbours())
 
         self.watch(dimension_list, "highlighted", show_current, init=False)
         dimension_list.focus()

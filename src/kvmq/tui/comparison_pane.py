@@ -82,10 +82,7 @@ class ComparisonPane(ScrollView, can_focus=True):
         self._prefetch_pending = False
         self._filler = Strip.blank(0)
         self._filler_style: Optional[RichStyle] = None
-        # The dimensions in the order the user moves through them (the filtered list);
-        # None: the dataset's order. Only used to render the next ones ahead of time.
-        self.order: Optional[Sequence[Dimension]] = None
-        self._order_index: tuple[Optional[Sequence[Dimension]], dict[int, int]] = (None, {})
+        self._neighbours: Optional[Sequence[Dimension]] = None
 
     def on_mount(self) -> None:
         # Fill in the first dimension now rather than when the list's first highlight message
@@ -95,7 +92,11 @@ class ComparisonPane(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ public
 
-    def show_dimension(self, dimension: Dimension) -> None:
+    def show_dimension(self, dimension: Dimension,
+                       neighbours: Optional[Sequence[Dimension]] = None) -> None:
+        """Show ``dimension``; ``neighbours``: where the user may move next (rendered ahead
+        of time once this frame is painted), by default its neighbours in the dataset."""
+        self._neighbours = neighbours
         if dimension is self.dimension:
             return
         self.dimension = dimension
@@ -262,29 +263,26 @@ class ComparisonPane(ScrollView, can_focus=True):
             self._scroll_update(size)
 
     def _prefetch_neighbours(self) -> None:
-        """Render the dimensions before and after the shown one, once the frame is painted.
+        """Render the dimensions next to the shown one, once the frame is painted.
 
         Moving through the list one entry at a time then finds its strips ready: the few
         milliseconds of wrapping happen while the user reads, not between key and frame.
-        The neighbours are those of the list as shown (``order``), filtered or not.
+        The neighbours are those given to :meth:`show_dimension` (the list as shown,
+        filtered or not), else the ones before and after in the dataset.
         """
         dimension = self.dimension
         width = self.scrollable_content_region.width
         if dimension is None or width <= 0 or not self.is_attached:
             return
-        order = self.order if self.order is not None else self._dataset.dimensions
-        index = self._position_in(order, dimension)
-        if index is None:
-            return
-        for neighbour in (index + 1, index - 1):
-            if 0 <= neighbour < len(order):
-                other = order[neighbour]
-                self._render(other, self._key(other, width))
-
-    def _position_in(self, order: Sequence[Dimension], dimension: Dimension) -> Optional[int]:
-        if order is not self._order_index[0]:  # built once per filter, not once per move
-            self._order_index = (order, {id(d): i for i, d in enumerate(order)})
-        return self._order_index[1].get(id(dimension))
+        neighbours = self._neighbours
+        if neighbours is None:
+            dimensions = self._dataset.dimensions
+            index = next((i for i, d in enumerate(dimensions) if d is dimension), None)
+            if index is None:
+                return
+            neighbours = [dimensions[i] for i in (index + 1, index - 1) if 0 <= i < len(dimensions)]
+        for other in neighbours:
+            self._render(other, self._key(other, width))
 
 
 class _Renderer:

@@ -9,7 +9,7 @@ from textual.content import Content
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from kvmq.dataset import Dataset, Dimension
+from kvmq.dataset import Dataset, Dimension, narrows
 
 
 class DimensionList(OptionList):
@@ -54,6 +54,14 @@ class DimensionList(OptionList):
             return None
         return self._visible[self.highlighted]
 
+    def neighbours(self) -> list[Dimension]:
+        """The entries after and before the highlighted one, as shown (filtered or not)."""
+        highlighted = self.highlighted
+        if highlighted is None:
+            return []
+        visible = self._visible
+        return [visible[i] for i in (highlighted + 1, highlighted - 1) if 0 <= i < len(visible)]
+
     @property
     def total(self) -> int:
         """Dimensions in the dataset, shown or not."""
@@ -67,14 +75,24 @@ class DimensionList(OptionList):
         """
         if query != self.query_text:
             previous = self.current
+            # A query that narrows the last one only needs to search what that one found.
+            within = self._visible if narrows(query, self.query_text) else None
             self.query_text = query
-            self._visible = self._dataset.filter(query)
+            found = self._dataset.filter(query, within)
+            if len(found) == len(self._visible) and all(
+                    new is old for new, old in zip(found, self._visible)):
+                # The same entries (typing on often changes nothing): rebuilding the
+                # options, the costliest step with thousands of them, would change nothing.
+                return len(found)
+            self._visible = found
             options = self._all_options
-            self.set_options([options[self._index_by_id[d.id]] for d in self._visible])
+            index_by_id = self._index_by_id
+            self.set_options([options[index_by_id[d.id]] for d in self._visible])
             if self._visible:
                 # set_options() cleared the highlight, so this always announces the entry.
-                self.highlighted = (self._visible.index(previous) if previous in self._visible
-                                    else 0)
+                # (By identity: comparing dataclasses field by field is slow over thousands.)
+                self.highlighted = next(
+                    (index for index, shown in enumerate(self._visible) if shown is previous), 0)
         return len(self._visible)
 
     def select_dimension(self, dimension_id: str) -> bool:
