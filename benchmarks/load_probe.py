@@ -6,7 +6,7 @@ cold (an empty cache directory: parse, validate, write the cache entry), then wa
 entry written before is read back). Prints one ``BENCH {json}`` line with every sample.
 
 When ``dataset.load`` does not use the cache yet, the warm figure is taken through
-``kvmq.cache.cached_load`` directly (what the wiring proposed in PROPOSED_PATCHES.md does)
+``kvmq.cache.cached_load`` directly (what kvmq.dataset.load does)
 and ``wired`` is false.
 """
 
