@@ -221,7 +221,8 @@ class ExplorerApp(App[int]):
 
     def show_tab(self, tab_id: str) -> None:
         self.query_one(TabbedContent).active = tab_id
-        focus_target = {"compare": "#dimensions", "pros": "#pros-view", "summary": "#summary-view"}
+        focus_target = {"compare": "#dimensions", "pros": "#pros-view", "summary": "#summary-view",
+                        "host": "#host-checks"}
         if tab_id in focus_target:
             self.call_after_refresh(self._focus_first_visible, focus_target[tab_id])
 
