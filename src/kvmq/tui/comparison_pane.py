@@ -83,6 +83,8 @@ class ComparisonPane(ScrollView, can_focus=True):
         self._filler = Strip.blank(0)
         self._filler_style: Optional[RichStyle] = None
         self._neighbours: Optional[Sequence[Dimension]] = None
+        self._selection: Optional[Selection] = None  # the selection while a frame renders
+        self._in_frame = False
 
     def on_mount(self) -> None:
         # Fill in the first dimension now rather than when the list's first highlight message
@@ -112,7 +114,11 @@ class ComparisonPane(ScrollView, can_focus=True):
         self._prefetch_pending = True
 
     def _rows_on_screen(self) -> list[Strip]:
-        return [self.render_line(y) for y in range(self.scrollable_content_region.height)]
+        """The strips of the rows in view (without the selection's highlight)."""
+        top = self.scroll_offset.y
+        height = self.scrollable_content_region.height
+        rows = self._lines[top:top + height]
+        return rows + [self._filler] * (height - len(rows))
 
     def _refresh_changed_rows(self, shown_before: list[Strip]) -> None:
         """Repaint only the rows that differ from what was on screen (blank rows, the
@@ -177,13 +183,20 @@ class ComparisonPane(ScrollView, can_focus=True):
             # idle before this widget's repaint request has reached it.)
             self._prefetch_pending = False
             self.call_later(self._prefetch_neighbours)
-        return super().render_lines(crop)
+        # Looked up once per frame rather than once per row (it goes through the screen).
+        self._selection = self.text_selection
+        self._in_frame = True
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._in_frame = False
+            self._selection = None
 
     def render_line(self, y: int) -> Strip:
         line = self.scroll_offset.y + y
         if 0 <= line < len(self._lines):
             strip = self._lines[line]
-            selection = self.text_selection
+            selection = self._selection if self._in_frame else self.text_selection
             if selection is not None:
                 strip = self._with_selection(strip, line, selection)
             return strip
