@@ -79,6 +79,11 @@ class Figure:
 # --------------------------------------------------------------------------- running children
 
 
+# Byte-compiles the kvmq package the children import (the --src tree or the installed one).
+COMPILE_KVMQ = ("import compileall, os, kvmq; "
+                "compileall.compile_dir(os.path.dirname(kvmq.__file__), quiet=1)")
+
+
 class Runner:
     def __init__(self, scratch: Path, src: Optional[str], verbose: bool) -> None:
         self.scratch = scratch
@@ -88,11 +93,14 @@ class Runner:
         self.env.pop("KVMQ_NO_CACHE", None)
         self.env.pop("KVMQ_DATA", None)
         self.env["XDG_CACHE_HOME"] = str(scratch / "cache-warm")
-        self.env["PYTHONDONTWRITEBYTECODE"] = "0"
+        # Any non-empty value, "0" included, stops Python writing .pyc files. Children must
+        # find kvmq compiled, as after any install; else every start compiles every module.
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
         if src:
             self.env["PYTHONPATH"] = os.pathsep.join(
                 [str(Path(src).resolve()), *filter(None, [self.env.get("PYTHONPATH")])])
         self._cold = 0
+        subprocess.run([self.python, "-c", COMPILE_KVMQ], env=self.env, cwd=ROOT, check=True)
 
     def cold_env(self) -> dict[str, str]:
         self._cold += 1

@@ -17,14 +17,33 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional, Sequence
 
-import yaml
+if TYPE_CHECKING:
+    import yaml
 
-try:  # libyaml's parser is ~10x faster; the pure one is the fallback (e.g. inside the bundle)
-    from yaml import CSafeLoader as _YamlLoader
-except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _YamlLoader  # type: ignore[assignment]
+# PyYAML is imported by the first parse (_import_yaml), not here: a dataset read back from
+# the cache (kvmq.cache) never needs it, and importing it costs ~20 ms of every start.
+_YamlLoader: Any = None
+# libyaml before PyYAML 6.0.4 recurses without a limit and crashes the interpreter on deeply
+# nested input; those versions get a depth check from the (iterative) event stream first.
+_UNBOUNDED_C_COMPOSER = False
+
+
+def _import_yaml() -> None:
+    global yaml, _YamlLoader, _UNBOUNDED_C_COMPOSER
+    if _YamlLoader is not None:
+        return
+    import yaml
+
+    try:  # libyaml's parser is ~10x faster; the pure one is the fallback (e.g. in the bundle)
+        from yaml import CSafeLoader as loader
+    except ImportError:  # pragma: no cover - depends on how PyYAML was built
+        from yaml import SafeLoader as loader  # type: ignore[assignment]
+    _UNBOUNDED_C_COMPOSER = loader is not yaml.SafeLoader and tuple(
+        int(part) for part in re.findall(r"\d+", yaml.__version__)[:3]
+    ) < (6, 0, 4)
+    _YamlLoader = loader
 
 SCHEMA_VERSION = 1
 MAX_FILE_BYTES = 32 * 1024 * 1024
@@ -312,6 +331,7 @@ def loads(text: str, display: str = "<string>") -> Dataset:
         _fail(display, 0, 0, "", "the file is empty: a dataset starts with 'schema: 1'")
     if text.startswith("\ufeff"):
         text = text[1:]
+    _import_yaml()
     # The collector stays paused while the dataclasses are built too: each of its passes
     # would walk the whole node tree, making validation superlinear in the file's size.
     gc_was_enabled = gc.isenabled()
@@ -381,12 +401,7 @@ def _line_col_of_text(text: str, offset: int) -> tuple[int, int]:
     return text.count("\n", 0, offset) + 1, offset - line_start + 1
 
 
-# libyaml before PyYAML 6.0.4 recurses without a limit and crashes the interpreter on deeply
-# nested input; those versions get a depth check from the (iterative) event stream first.
-MAX_NESTING = 200
-_UNBOUNDED_C_COMPOSER = _YamlLoader is not yaml.SafeLoader and tuple(
-    int(part) for part in re.findall(r"\d+", yaml.__version__)[:3]
-) < (6, 0, 4)
+MAX_NESTING = 200  # with _UNBOUNDED_C_COMPOSER: the deepest nesting accepted
 
 
 class _TooDeep(Exception):
