@@ -49,7 +49,6 @@ SCHEMA_VERSION = 1
 MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_REPORTED_ERRORS = 50
 DATA_ENV_VAR = "KVMQ_DATA"
-DEFAULT_DATA_NAME = "kvm-vs-qemu.yaml"
 
 _ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
@@ -285,12 +284,15 @@ def _or_list(items: Sequence[str]) -> str:
 
 
 def packaged_data_path() -> Path:
-    """The shipped dataset: inside the installed package, or ``data/`` of a source checkout."""
+    """The shipped dataset: the YAML file in the installed package's ``data/``, or in ``data/``
+    of a source checkout. Its name is set in pyproject.toml only, so no code names a subject.
+    """
     package_dir = Path(__file__).resolve().parent
-    inside = package_dir / "data" / DEFAULT_DATA_NAME
-    if inside.is_file():
-        return inside
-    return package_dir.parent.parent / "data" / DEFAULT_DATA_NAME
+    for directory in (package_dir / "data", package_dir.parent.parent / "data"):
+        found = sorted(directory.glob("*.yaml"))
+        if found:
+            return found[0]
+    return package_dir / "data" / "*.yaml"  # nothing shipped: load() reports it as not found
 
 
 def resolve_data_path(cli_value: Optional[str] = None) -> Path:
