@@ -8,7 +8,8 @@ reflowed the whole screen on every highlight move.
 
 from __future__ import annotations
 
-from typing import ClassVar, NamedTuple, Optional, Sequence
+from itertools import groupby
+from typing import ClassVar, NamedTuple, Optional, Sequence, Union
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -32,6 +33,8 @@ MIN_COLUMN_WIDTH = 16
 # Rendered dimensions kept: moving back and forth through the list re-renders nothing.
 CACHE_SIZE = 64
 NOTES_BAR = "▌ "
+# render_line outside render_lines: look the selection up itself.
+_NOT_IN_FRAME = object()
 
 
 class _Key(NamedTuple):
@@ -83,8 +86,7 @@ class ComparisonPane(ScrollView, can_focus=True):
         self._filler = Strip.blank(0)
         self._filler_style: Optional[RichStyle] = None
         self._neighbours: Optional[Sequence[Dimension]] = None
-        self._selection: Optional[Selection] = None  # the selection while a frame renders
-        self._in_frame = False
+        self._frame_selection: Union[Selection, object, None] = _NOT_IN_FRAME
 
     def on_mount(self) -> None:
         # Fill in the first dimension now rather than when the list's first highlight message
@@ -127,17 +129,14 @@ class ComparisonPane(ScrollView, can_focus=True):
         if len(shown_now) != len(shown_before):
             self.refresh()
             return
+        changed = [now is not before and now != before
+                   for now, before in zip(shown_now, shown_before)]
         y = 0
-        rows = len(shown_now)
-        while y < rows:
-            if shown_now[y] is shown_before[y] or shown_now[y] == shown_before[y]:
-                y += 1
-                continue
-            start = y
-            while y < rows and not (shown_now[y] is shown_before[y]
-                                    or shown_now[y] == shown_before[y]):
-                y += 1
-            self.refresh_lines(start, y - start)
+        for is_changed, run in groupby(changed):
+            count = len(list(run))
+            if is_changed:
+                self.refresh_lines(y, count)
+            y += count
 
     def plain_lines(self) -> list[str]:
         """Every rendered line of the dimension (not only those on screen), as plain text."""
@@ -184,19 +183,19 @@ class ComparisonPane(ScrollView, can_focus=True):
             self._prefetch_pending = False
             self.call_later(self._prefetch_neighbours)
         # Looked up once per frame rather than once per row (it goes through the screen).
-        self._selection = self.text_selection
-        self._in_frame = True
+        self._frame_selection = self.text_selection
         try:
             return super().render_lines(crop)
         finally:
-            self._in_frame = False
-            self._selection = None
+            self._frame_selection = _NOT_IN_FRAME
 
     def render_line(self, y: int) -> Strip:
         line = self.scroll_offset.y + y
         if 0 <= line < len(self._lines):
             strip = self._lines[line]
-            selection = self._selection if self._in_frame else self.text_selection
+            selection = self._frame_selection
+            if selection is _NOT_IN_FRAME:  # called on its own, not from render_lines
+                selection = self.text_selection
             if selection is not None:
                 strip = self._with_selection(strip, line, selection)
             return strip

@@ -67,33 +67,32 @@ class DimensionList(OptionList):
         """Dimensions in the dataset, shown or not."""
         return len(self._all_options)
 
-    def apply_filter(self, query: str) -> int:
+    def apply_filter(self, query: str) -> None:
         """Show only dimensions containing every word of ``query``; keep the highlight if shown.
 
-        Returns how many dimensions are shown. (A return value rather than a message: the
-        caller updates the count in the same frame as the list.)
+        No message: the caller reads :attr:`visible` and updates the count in the same frame.
         """
-        if query != self.query_text:
-            previous = self.current
-            # A query that narrows the last one only needs to search what that one found.
-            within = self._visible if narrows(query, self.query_text) else None
-            self.query_text = query
-            found = self._dataset.filter(query, within)
-            if len(found) == len(self._visible) and all(
-                    new is old for new, old in zip(found, self._visible)):
-                # The same entries (typing on often changes nothing): rebuilding the
-                # options, the costliest step with thousands of them, would change nothing.
-                return len(found)
-            self._visible = found
-            options = self._all_options
-            index_by_id = self._index_by_id
-            self.set_options([options[index_by_id[d.id]] for d in self._visible])
-            if self._visible:
-                # set_options() cleared the highlight, so this always announces the entry.
-                # (By identity: comparing dataclasses field by field is slow over thousands.)
-                self.highlighted = next(
-                    (index for index, shown in enumerate(self._visible) if shown is previous), 0)
-        return len(self._visible)
+        if query == self.query_text:
+            return
+        previous = self.current
+        # A query that narrows the last one only needs to search what that one found.
+        within = self._visible if narrows(query, self.query_text) else None
+        self.query_text = query
+        found = self._dataset.filter(query, within)
+        if len(found) == len(self._visible) and all(
+                new is old for new, old in zip(found, self._visible)):
+            # The same entries (typing on often changes nothing): rebuilding the options,
+            # the costliest step with thousands of them, would change nothing.
+            return
+        self._visible = found
+        options = self._all_options
+        index_by_id = self._index_by_id
+        self.set_options([options[index_by_id[d.id]] for d in found])
+        if found:
+            # set_options() cleared the highlight, so this always announces the entry.
+            # (By identity: comparing dataclasses field by field is slow over thousands.)
+            self.highlighted = next(
+                (index for index, shown in enumerate(found) if shown is previous), 0)
 
     def select_dimension(self, dimension_id: str) -> bool:
         """Highlight a dimension by id (clearing a filter that hides it); False if unknown."""
