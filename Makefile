@@ -23,10 +23,12 @@ run: $(VENV)/.installed-app
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src
 
 screenshots: $(VENV)/.installed-test
 	$(BIN)/python -m tests.screenshots

@@ -32,7 +32,9 @@ from textual.widgets import Input, OptionList
 
 import frames
 from bare_app import BareApp
-from kvmq.dataset import Dataset, load
+from kvmq.dataset.loader import load
+from kvmq.dataset.model import Dataset
+from kvmq.dataset.search import FilterIndex
 
 
 def _nodes(app: App[Any]) -> list[Any]:
@@ -135,7 +137,7 @@ def _apps(dataset: Dataset, matches: dict[str, list[int]], with_input: bool) -> 
 async def measure(dataset: Dataset, word: str, moves: int, runs: int) -> dict[str, dict[str, list[float]]]:
     prefixes = [word[:n] for n in range(1, len(word) + 1)]
     position = {d.id: i for i, d in enumerate(dataset.dimensions)}
-    matches = {p: [position[d.id] for d in dataset.filter(p)] for p in prefixes}
+    matches = {p: [position[d.id] for d in FilterIndex(dataset).filter(p)] for p in prefixes}
     expected = {p: len(found) for p, found in matches.items()}
     results: dict[str, dict[str, list[float]]] = {
         name: {"keystroke": [], "move": []} for name in ("bare", "explorer")

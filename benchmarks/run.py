@@ -148,7 +148,7 @@ class Data:
 
 
 def shipped_data() -> Data:
-    from kvmq.dataset import load, packaged_data_path
+    from kvmq.dataset.loader import load, packaged_data_path
 
     path = packaged_data_path()
     dataset = load(path)
@@ -186,7 +186,7 @@ def measure_startup(runner: Runner, data: Data, runs: int, parser_floor: float,
     bare = runner.script("bare_app.py", "--count", str(data.count), *markers)
     if data.label == SHIPPED:
         titles = runner.scratch / "shipped-titles.txt"
-        from kvmq.dataset import load
+        from kvmq.dataset.loader import load
 
         titles.write_text("\n".join(d.title for d in load(data.path).dimensions), encoding="utf-8")
         bare += ["--titles-from", str(titles)]

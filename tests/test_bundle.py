@@ -29,7 +29,8 @@ from typing import Callable, Optional
 import pytest
 
 from kvmq import __version__
-from kvmq.dataset import SCHEMA_VERSION, load
+from kvmq.dataset.loader import load
+from kvmq.dataset.model import SCHEMA_VERSION
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_bundle.py"

@@ -6,13 +6,15 @@ import os
 import stat
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
 
-from kvmq import cache
-from kvmq import dataset as ds
-from kvmq.dataset import Dataset, InvalidDataset
+from kvmq.dataset import cache
+from kvmq.dataset import loader as ds
+from kvmq.dataset.model import Dataset, Dimension, InvalidDataset
+from kvmq.dataset.search import FilterIndex
 
 SHIPPED = ds.packaged_data_path()
 
@@ -64,6 +66,15 @@ def test_relative_xdg_cache_home_is_ignored(monkeypatch: pytest.MonkeyPatch) -> 
     assert cache.cache_dir() == Path.home() / ".cache" / "kvmq" / "datasets"
 
 
+def test_relative_home_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pwd
+
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", "relhome")
+    expected = Path(pwd.getpwuid(os.getuid()).pw_dir) / ".cache" / "kvmq" / "datasets"
+    assert cache.cache_dir() == expected
+
+
 def test_warm_load_equals_cold_load(tmp_path: Path, cache_home: Path) -> None:
     path = copy_shipped(tmp_path)
     cold, parser = load_via_cache(path)
@@ -73,26 +84,13 @@ def test_warm_load_equals_cold_load(tmp_path: Path, cache_home: Path) -> None:
     assert parser.calls == 0, "an unchanged file must come from the cache"
     assert warm == cold
     assert warm.to_dict() == cold.to_dict()
-    assert [d.search_text for d in warm.dimensions] == [d.search_text for d in cold.dimensions]
     assert warm.path == cold.path == str(path)
     # The rebuilt objects behave like the loaded ones.
-    assert [d.id for d in warm.filter("memory")] == [d.id for d in cold.filter("memory")]
+    assert ([d.id for d in FilterIndex(warm).filter("memory")]
+            == [d.id for d in FilterIndex(cold).filter("memory")])
     assert warm.find(cold.dimensions[0].id) == cold.dimensions[0]
     assert warm.pros_ranked("kvm") == cold.pros_ranked("kvm")
-    assert all(type(d) is ds.Dimension for d in warm.dimensions)
-
-
-def test_lookup_only_reads(tmp_path: Path, cache_home: Path,
-                           monkeypatch: pytest.MonkeyPatch) -> None:
-    path = copy_shipped(tmp_path)
-    assert cache.lookup(path) is None  # a miss never parses
-    assert entries(cache_home) == []
-    cold, _ = load_via_cache(path)
-    found = cache.lookup(path)
-    assert found is not None and found.to_dict() == cold.to_dict() and found.path == str(path)
-    assert cache.lookup(tmp_path / "missing.yaml") is None
-    monkeypatch.setenv(cache.NO_CACHE_ENV_VAR, "1")
-    assert cache.lookup(path) is None
+    assert all(type(d) is Dimension for d in warm.dimensions)
 
 
 def test_display_path_is_not_part_of_the_key(tmp_path: Path) -> None:
@@ -276,19 +274,10 @@ def test_cache_size_is_bounded(tmp_path: Path, cache_home: Path) -> None:
     assert len(entries(cache_home)) == cache.MAX_ENTRIES
 
 
-def test_payload_round_trip_without_stored_search_text() -> None:
-    loaded = ds.load(SHIPPED)
-    payload = cache.dataset_payload(loaded)
-    del payload["search_text"]
-    rebuilt = cache.dataset_from_payload(payload, "x.yaml")
-    assert [d.search_text for d in rebuilt.dimensions] == [d.search_text for d in loaded.dimensions]
-    assert rebuilt.to_dict() == loaded.to_dict()
-
-
 def test_cache_module_stays_light() -> None:
-    """The CLI imports it: no textual, rich, platformdirs (on Linux) or OpenSSL hashing."""
-    code = ("import sys, kvmq.cache; print(' '.join(m for m in ('textual', 'rich', 'platformdirs', "
-            "'_hashlib') if m in sys.modules))")
+    """The CLI imports it: no textual, rich or platformdirs."""
+    code = ("import sys, kvmq.dataset.cache; print(' '.join(m for m in ('textual', 'rich', "
+            "'platformdirs') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
 
@@ -306,3 +295,107 @@ def test_dataset_load_uses_the_cache(tmp_path: Path, cache_home: Path,
     path.write_text(path.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
     ds.load(path)
     assert calls == ["parse"]
+
+
+def forge_entry(path: Path, payload: dict) -> None:
+    """Write an entry for ``path``'s bytes as anyone who can write the folder could."""
+    import marshal
+
+    digest = cache.content_digest(path.read_bytes())
+    body = marshal.dumps((cache.FORMAT_TAG, payload))
+    entry = cache.entry_path(digest)
+    entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    crc = zlib.crc32(body).to_bytes(4, "big")
+    entry.write_bytes(cache.MAGIC + digest + len(body).to_bytes(8, "big") + crc + body)
+    entry.chmod(0o600)
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda d: d.update(title="\x1b]0;PWNED\x07\x1b[2J"),
+    lambda d: d["dimensions"][0].update(title="\x1b]52;c;ZXZpbA==\x07"),
+    lambda d: d["pros"][next(iter(d["pros"]))][0].update(votes="many"),
+    lambda d: d["pros"][next(iter(d["pros"]))][0].update(votes=10**40),
+    lambda d: d.update(subjects=[1, 2]),
+    lambda d: d["dimensions"][0].update(descriptions=[]),
+    lambda d: d.update(extra="field"),
+    lambda d: d["dimensions"][0].update(notes=[{"text": "x", "kind": "nonsense"}]),
+])
+def test_a_forged_entry_is_checked_as_strictly_as_a_parse(tmp_path: Path, cache_home: Path,
+                                                          tamper) -> None:
+    path = copy_shipped(tmp_path)
+    data = ds.load(path).to_dict()
+    tamper(data)
+    forge_entry(path, data)
+    loaded, parser = load_via_cache(path)
+    assert parser.calls == 1, "a forged entry must be dropped and the file parsed"
+    assert loaded.title == "KVM vs QEMU"
+
+
+def test_a_valid_forged_entry_is_used(tmp_path: Path, cache_home: Path) -> None:
+    """The control: a well-formed entry passes, so the test above fails for the right reason."""
+    path = copy_shipped(tmp_path)
+    data = ds.load(path).to_dict()
+    data["title"] = "Forged but harmless"
+    forge_entry(path, data)
+    loaded, parser = load_via_cache(path)
+    assert parser.calls == 0 and loaded.title == "Forged but harmless"
+
+
+@pytest.mark.parametrize("mode", [0o620, 0o602])
+def test_an_entry_others_can_write_is_ignored(tmp_path: Path, cache_home: Path, mode: int) -> None:
+    path = copy_shipped(tmp_path)
+    load_via_cache(path)
+    [entry] = entries(cache_home)
+    entry.chmod(mode)
+    _, parser = load_via_cache(path)
+    assert parser.calls == 1
+
+
+def test_a_cache_folder_others_can_write_is_ignored(tmp_path: Path, cache_home: Path) -> None:
+    path = copy_shipped(tmp_path)
+    load_via_cache(path)
+    cache.cache_dir().chmod(0o777)
+    try:
+        _, parser = load_via_cache(path)
+        assert parser.calls == 1
+    finally:
+        cache.cache_dir().chmod(0o700)
+
+
+def test_an_entry_owned_by_someone_else_is_ignored(tmp_path: Path, cache_home: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    path = copy_shipped(tmp_path)
+    load_via_cache(path)
+    real_uid = os.getuid()
+    monkeypatch.setattr(cache.os, "getuid", lambda: real_uid + 1)
+    _, parser = load_via_cache(path)
+    assert parser.calls == 1
+
+
+def test_links_and_fifos_in_place_of_an_entry_are_never_read(tmp_path: Path,
+                                                             cache_home: Path) -> None:
+    path = copy_shipped(tmp_path)
+    load_via_cache(path)
+    [entry] = entries(cache_home)
+    entry.unlink()
+    entry.symlink_to("/dev/zero")
+    _, parser = load_via_cache(path)
+    assert parser.calls == 1
+    entry.unlink(missing_ok=True)
+    os.mkfifo(entry, 0o600)
+    _, parser = load_via_cache(path)  # would hang if the FIFO were opened for reading blocking
+    assert parser.calls == 1
+
+
+def test_validate_never_trusts_the_cache(tmp_path: Path, cache_home: Path, run_kvmq) -> None:
+    """A forged entry for an invalid file makes `load` no wiser, and `validate` still says no."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(SHIPPED.read_text(encoding="utf-8").replace("schema: 1", "schema: 1\nextra: x", 1),
+                    encoding="utf-8")
+    good = ds.load(SHIPPED).to_dict()
+    forge_entry(path, good)
+    assert ds.load(path).title == good["title"]  # the forged entry is well-formed: load uses it
+    result = run_kvmq("validate", str(path), env={"XDG_CACHE_HOME": str(cache_home),
+                                                  "KVMQ_NO_CACHE": ""})
+    assert result.returncode == 2, result.stdout
+    assert "unknown key 'extra'" in result.stderr

@@ -247,7 +247,8 @@ def test_validate_shipped(kvmq: Kvmq) -> None:
 @pytest.mark.parametrize("name", ["bad-one-subject", "bad-unknown-key", "bad-negative-votes",
                                   "bad-duplicate-subject"])
 def test_validate_broken(kvmq: Kvmq, name: str) -> None:
-    from kvmq.dataset import InvalidDataset, load
+    from kvmq.dataset.loader import load
+    from kvmq.dataset.model import InvalidDataset
 
     path = str(DATASETS_DIR / f"{name}.yaml")
     with pytest.raises(InvalidDataset) as info:
@@ -438,7 +439,7 @@ def test_markup_text_in_json(kvmq: Kvmq) -> None:
 
 
 def _loaded_dict(path: str) -> dict[str, object]:
-    from kvmq.dataset import load
+    from kvmq.dataset.loader import load
 
     return load(path).to_dict()
 

@@ -9,7 +9,7 @@ from textual import events
 from textual.app import App, ComposeResult
 from textual.color import Color
 
-from kvmq.dataset import Dataset, Dimension
+from kvmq.dataset.model import Dataset, Dimension
 from kvmq.tui.comparison_pane import COLUMN_GAP, ComparisonPane
 from tests.tui_helpers import fixture, shipped
 
@@ -298,7 +298,7 @@ async def test_the_dimensions_rendered_ahead_follow_the_filtered_list() -> None:
         await pilot.press("slash", *"passthrough")
         await pilot.pause()
         await pilot.pause()
-        visible = list(app.query_one("#dimensions").visible)
+        visible = list(app.query_one("#dimensions").shown_dimensions)
         order = list(app.dataset.dimensions)
         # The test needs a filtered list whose first two entries are apart in the dataset.
         assert order.index(visible[1]) - order.index(visible[0]) > 1

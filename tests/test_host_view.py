@@ -10,8 +10,9 @@ from textual.app import App, ComposeResult
 from textual.binding import BindingType
 from textual.widgets import DataTable, Static
 
-from kvmq.hostcheck import Host, RunResult
+from kvmq.host.probe import Host, RunResult
 from kvmq.tui.host_view import LOADING_TEXT, HostView
+from tests.helpers import host_from_tree
 
 HOSTS = Path(__file__).parent / "fixtures" / "hosts"
 TCSS = Path(__file__).parent.parent / "src" / "kvmq" / "tui" / "app.tcss"
@@ -42,7 +43,7 @@ async def settle(app: HostApp, pilot: object) -> None:
 
 
 async def test_shows_verdict_and_checks() -> None:
-    app = HostApp(Host.from_tree(HOSTS / "intel-kvm"))
+    app = HostApp(host_from_tree(HOSTS / "intel-kvm"))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         view = app.query_one(HostView)
@@ -56,7 +57,7 @@ async def test_shows_verdict_and_checks() -> None:
 
 
 async def test_detail_follows_the_cursor_and_shows_the_hint() -> None:
-    app = HostApp(Host.from_tree(HOSTS / "amd-no-access"))
+    app = HostApp(host_from_tree(HOSTS / "amd-no-access"))
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
         assert "QEMU will run without KVM" in static_text(app, "#host-verdict")
@@ -74,14 +75,14 @@ async def test_detail_follows_the_cursor_and_shows_the_hint() -> None:
 
 async def test_loading_state_then_results_and_rerun() -> None:
     gate = threading.Event()
-    base = Host.from_tree(HOSTS / "nested-guest")
+    base = host_from_tree(HOSTS / "nested-guest")
     real_probe = base.kvm_api_version
 
     def slow_probe(path: Path) -> int:
         gate.wait(5)
         return real_probe(path)
 
-    host = Host.from_tree(HOSTS / "nested-guest", kvm_api_version=slow_probe)
+    host = host_from_tree(HOSTS / "nested-guest", kvm_api_version=slow_probe)
     app = HostApp(host)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -104,7 +105,7 @@ async def test_host_strings_are_not_markup() -> None:
         # A version line that would be bold red, and a link, if it were markup.
         return RunResult(stdout="[bold red]custom[/] [link=x]build[/link]\x1b[2J\n", returncode=0)
 
-    app = HostApp(Host.from_tree(HOSTS / "intel-kvm", run=run))
+    app = HostApp(host_from_tree(HOSTS / "intel-kvm", run=run))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         report = app.query_one(HostView).report
@@ -118,7 +119,7 @@ async def test_host_strings_are_not_markup() -> None:
 
 
 async def test_tiny_terminal_does_not_crash() -> None:
-    app = HostApp(Host.from_tree(HOSTS / "container-no-kvm"))
+    app = HostApp(host_from_tree(HOSTS / "container-no-kvm"))
     async with app.run_test(size=(20, 8)) as pilot:
         await settle(app, pilot)
         assert "QEMU will run" in static_text(app, "#host-verdict")

@@ -67,7 +67,7 @@ def test_installed_wheel_runs_from_anywhere(wheel: Path, tmp_path: Path) -> None
     assert len(data["dimensions"]) == 16
     assert data["title"] == "KVM vs QEMU"
 
-    located = _run([str(python), "-c", "import kvmq.dataset as d; print(d.packaged_data_path())"],
+    located = _run([str(python), "-c", "import kvmq.dataset.loader as d; print(d.packaged_data_path())"],
                    cwd=elsewhere)
     path = Path(located.stdout.strip())
     assert path.is_file()
@@ -79,7 +79,7 @@ def test_installed_wheel_runs_from_anywhere(wheel: Path, tmp_path: Path) -> None
 
 
 def test_editable_install_finds_the_dataset(tmp_path: Path) -> None:
-    located = _run([sys.executable, "-c", "import kvmq.dataset as d; print(d.packaged_data_path())"],
+    located = _run([sys.executable, "-c", "import kvmq.dataset.loader as d; print(d.packaged_data_path())"],
                    cwd=tmp_path)
     path = Path(located.stdout.strip())
     assert path.is_file(), path

@@ -7,6 +7,7 @@ import random
 import pytest
 from textual.widgets import Input, OptionList, TabbedContent
 
+from kvmq.dataset.search import FilterIndex, search_text
 from kvmq.tui.comparison_pane import ComparisonPane
 from kvmq.tui.dimension_list import DimensionList
 from kvmq.tui.filter_bar import FilterBar
@@ -128,10 +129,10 @@ async def test_filter_narrows_counts_keeps_and_clears() -> None:
         await pilot.press(*"migration")
         await pilot.pause()
         dimension_list = app.query_one(DimensionList)
-        visible = [d.id for d in dimension_list.visible]
+        visible = [d.id for d in dimension_list.shown_dimensions]
         assert "live-migration" in visible
         assert len(visible) < len(dataset.dimensions)
-        assert visible == [d.id for d in dataset.filter("migration")]
+        assert visible == [d.id for d in FilterIndex(dataset).filter("migration")]
         assert dimension_list.option_count == len(visible)
         assert f"{len(visible)} of {len(dataset.dimensions)} match" in screen_text(app)
         # The highlight sits on a visible entry and the pane shows it.
@@ -153,10 +154,11 @@ async def test_filter_needs_every_word_and_searches_descriptions() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("slash", *"VFIO iommu")
         await pilot.pause()
-        visible = app.query_one(DimensionList).visible
+        visible = app.query_one(DimensionList).shown_dimensions
         assert visible
         for dimension in visible:
-            assert "vfio" in dimension.search_text and "iommu" in dimension.search_text
+            text = search_text(dimension)
+            assert "vfio" in text and "iommu" in text
 
 
 async def test_filter_with_no_match_says_so() -> None:
@@ -311,7 +313,7 @@ async def test_empty_filter_submit_hides_the_bar() -> None:
 
 
 async def test_loading_in_a_worker_fills_in_the_explorer() -> None:
-    from kvmq.dataset import packaged_data_path
+    from kvmq.dataset.loader import packaged_data_path
     from kvmq.tui.app import ExplorerApp
 
     app = ExplorerApp(path=packaged_data_path())
@@ -350,7 +352,7 @@ async def test_typing_on_without_changing_the_matches_keeps_the_list_as_it_is(mo
         dimension_list = app.query_one(DimensionList)
         await pilot.press("slash", *"migrat")
         await pilot.pause()
-        shown = list(dimension_list.visible)
+        shown = list(dimension_list.shown_dimensions)
         rebuilds: list[int] = []
         original = DimensionList.set_options
 
@@ -361,7 +363,7 @@ async def test_typing_on_without_changing_the_matches_keeps_the_list_as_it_is(mo
         monkeypatch.setattr(DimensionList, "set_options", counting)
         await pilot.press(*"ion")
         await pilot.pause()
-        assert list(dimension_list.visible) == shown
+        assert list(dimension_list.shown_dimensions) == shown
         assert rebuilds == []
         await pilot.press("x")
         await pilot.pause()

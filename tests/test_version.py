@@ -12,7 +12,7 @@ import pytest
 
 import kvmq
 from kvmq.cli import main
-from kvmq.dataset import SCHEMA_VERSION
+from kvmq.dataset.model import SCHEMA_VERSION
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 # The supported range; .ci/run and tests/test_bundle.py run its two ends (and the default).

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from kvmq.dataset import Dataset, load, packaged_data_path
-from kvmq.hostcheck import Host
+from kvmq.dataset.loader import load, packaged_data_path
+from kvmq.dataset.model import Dataset
+from kvmq.host.probe import Host
 from kvmq.tui.app import ExplorerApp
+from tests.helpers import host_from_tree
 
 TESTS = Path(__file__).resolve().parent
 TUI_FIXTURES = TESTS / "fixtures" / "tui"
@@ -23,7 +25,7 @@ def fixture(name: str) -> Dataset:
 
 
 def fake_host(name: str = "intel-kvm") -> Host:
-    return Host.from_tree(HOST_FIXTURES / name)
+    return host_from_tree(HOST_FIXTURES / name)
 
 
 def make_app(dataset: Optional[Dataset] = None, host: Optional[Host] = None) -> ExplorerApp:

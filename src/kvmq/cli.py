@@ -16,7 +16,7 @@ from kvmq import __version__
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from kvmq.dataset import Dataset
+    from kvmq.dataset.model import Dataset
 
 PROG = "kvmq"
 EXIT_OK = 0
@@ -41,7 +41,7 @@ def _common_options(with_format: bool) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from kvmq.dataset import SCHEMA_VERSION
+    from kvmq.dataset.model import SCHEMA_VERSION
 
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -128,12 +128,13 @@ def _silence_stdout() -> None:
         pass
 
 
-def _load(data: Optional[str]) -> Dataset:
-    from kvmq.dataset import InvalidDataset, load, resolve_data_path
+def _load(data: Optional[str], *, use_cache: bool = True) -> Dataset:
+    from kvmq.dataset.loader import load, resolve_data_path
+    from kvmq.dataset.model import InvalidDataset
 
     path = resolve_data_path(data)
     try:
-        return load(path)
+        return load(path, use_cache=use_cache)
     except InvalidDataset as exc:
         raise UsageError("\n".join(
             line if index == 0 else f"{PROG}: error: {line}"
@@ -164,7 +165,7 @@ def _write(text: str) -> int:
 
 
 def _show(dataset: Dataset, names: Sequence[str], fmt: str) -> int:
-    from kvmq import render
+    from kvmq.render import dataset as render
 
     dimensions = list(dataset.dimensions)
     if names:
@@ -185,7 +186,7 @@ def _show(dataset: Dataset, names: Sequence[str], fmt: str) -> int:
 
 
 def _pros(dataset: Dataset, fmt: str) -> int:
-    from kvmq import render
+    from kvmq.render import dataset as render
 
     if fmt == "json":
         return _write(render.pros_json(dataset))
@@ -198,7 +199,7 @@ def _pros(dataset: Dataset, fmt: str) -> int:
 
 
 def _list(dataset: Dataset, fmt: str) -> int:
-    from kvmq import render
+    from kvmq.render import dataset as render
 
     if fmt == "json":
         return _write(render.list_json(dataset))
@@ -209,10 +210,10 @@ def _list(dataset: Dataset, fmt: str) -> int:
 
 
 def _run_validate(path: Optional[str]) -> int:
-    from kvmq.dataset import resolve_data_path
+    from kvmq.dataset.loader import resolve_data_path
 
     target = resolve_data_path(path)
-    dataset = _load(str(target))
+    dataset = _load(str(target), use_cache=False)  # a cache entry must never vouch for a file
     names = ", ".join(s.name for s in dataset.subjects)
     pros = sum(len(p) for p in dataset.pros.values())
     notes = sum(len(d.notes) for d in dataset.dimensions)
@@ -224,7 +225,8 @@ def _run_validate(path: Optional[str]) -> int:
 
 
 def _run_check(fmt: str) -> int:
-    from kvmq import hostcheck, render_check
+    from kvmq.host import checks as hostcheck
+    from kvmq.render import host as render_check
 
     report = hostcheck.run_checks()
     if fmt == "json":
@@ -235,7 +237,7 @@ def _run_check(fmt: str) -> int:
 
 
 def _run_explorer(data: Optional[str]) -> int:
-    from kvmq.dataset import resolve_data_path
+    from kvmq.dataset.loader import resolve_data_path
 
     path = resolve_data_path(data)
     from kvmq.tui.app import run_explorer

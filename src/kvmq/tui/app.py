@@ -14,7 +14,8 @@ from textual.content import Content
 from textual.widgets import Footer, Header, LoadingIndicator, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from kvmq.dataset import Dataset, InvalidDataset, load
+from kvmq.dataset.loader import load
+from kvmq.dataset.model import Dataset, InvalidDataset
 from kvmq.tui.commands import ExplorerCommands
 from kvmq.tui.comparison_pane import ComparisonPane
 from kvmq.tui.dimension_list import DimensionList
@@ -24,7 +25,7 @@ from kvmq.tui.filter_bar import FilterBar
 # needed: start-up then loads only what the first frame shows.
 
 if TYPE_CHECKING:
-    from kvmq.hostcheck import Host
+    from kvmq.host.probe import Host
 
 # (pane id, label, key): the tabs in order; the key switches to the tab.
 TABS: tuple[tuple[str, str, str], ...] = (
@@ -52,8 +53,8 @@ class ExplorerApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "kvmq"
-    COMMANDS: ClassVar = App.COMMANDS | {ExplorerCommands}
-    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (60, "-medium"), (100, "-wide")]
+    COMMANDS = App.COMMANDS | {ExplorerCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (60, "-medium"), (100, "-wide")]  # noqa: RUF012 (App types it so)
     BINDINGS: ClassVar[list[BindingType]] = [
         # The tab labels already show their keys, so the Footer leaves them out.
         *(Binding(key, f"show_tab('{tab_id}')", label, key_display=key, show=False,
@@ -174,7 +175,7 @@ class ExplorerApp(App[int]):
     def _show_filter_result(self) -> None:
         """The count in the filter bar, and the no-match notice instead of an empty list."""
         dimension_list = self.query_one(DimensionList)
-        shown = len(dimension_list.visible)
+        shown = len(dimension_list.shown_dimensions)
         query = dimension_list.query_text
         self.query_one(FilterBar).show_count(query, shown, dimension_list.total)
         no_match = self.query_one("#no-match", Static)
@@ -253,10 +254,10 @@ class ExplorerApp(App[int]):
 
     def action_copy(self) -> None:
         dimension = self.query_one(ComparisonPane).dimension
-        if dimension is None:
+        if dimension is None or self.dataset is None:
             self.notify("Nothing to copy: no dimension is shown", severity="warning")
             return
-        from kvmq.render import dimension_markdown
+        from kvmq.render.dataset import dimension_markdown
 
         self.copy_to_clipboard(dimension_markdown(self.dataset, dimension))
         self.notify(f"Copied '{dimension.title}' as Markdown", title="Clipboard", markup=False)
@@ -285,7 +286,7 @@ class ExplorerApp(App[int]):
         return [b for b in self.BINDINGS if isinstance(b, Binding)]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> Optional[bool]:
-        if self.dataset is None or not self.is_mounted:
+        if self.dataset is None:
             # Still loading: only help and quit make sense.
             return action in ("help", "quit")
         tabs = self.query(TabbedContent)
@@ -310,19 +311,10 @@ def run_explorer(path: Path) -> int:
         size = path.stat().st_size
     except OSError:
         size = 0  # load() reports the real problem below
-    cached = None
     if size > SYNC_LOAD_MAX_BYTES and path.is_file():
-        # A large file unchanged since the last run is in the cache (a few ms per MB): it
-        # needs no loading screen. Anything else (a miss, a corrupt entry) goes to the worker.
-        from kvmq.cache import lookup
-
-        cached = lookup(path)
-    if cached is None and size > SYNC_LOAD_MAX_BYTES and path.is_file():
         app = ExplorerApp(path=path)
         result = app.run()
         errors = app.load_errors
-    elif cached is not None:
-        result, errors = ExplorerApp(cached).run(), []
     else:
         try:
             dataset = load(path)

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import Callable, Iterator, Optional, Protocol, Sequence, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
-if TYPE_CHECKING:
-    from kvmq.tui.app import ExplorerApp
+from kvmq.dataset.model import Dataset
+
+
+class Navigable(Protocol):
+    """What the palette needs of the app (so this module never imports the app)."""
+
+    dataset: Optional[Dataset]
+
+    def tab_specs(self) -> Sequence[tuple[str, str, str]]: ...
+
+    def show_tab(self, tab_id: str) -> None: ...
+
+    def go_to_dimension(self, dimension_id: str) -> None: ...
 
 
 def _highlight(text: str, offsets: Sequence[int]) -> Content:
@@ -25,8 +36,8 @@ class ExplorerCommands(Provider):
     """Jumps to any dimension or tab from the palette (Ctrl+P)."""
 
     @property
-    def explorer(self) -> ExplorerApp:
-        return self.app  # type: ignore[return-value]
+    def explorer(self) -> Navigable:
+        return cast(Navigable, self.app)
 
     def _entries(self) -> Iterator[tuple[str, Callable[[], object], str]]:
         app = self.explorer

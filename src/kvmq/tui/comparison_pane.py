@@ -23,8 +23,8 @@ from textual.strip import Strip
 from textual.style import Style
 from textual.visual import RenderOptions
 
-from kvmq.dataset import Dataset, Dimension
-from kvmq.render import CAVEAT_MARK, CORRECTION_MARK
+from kvmq.dataset.model import Dataset, Dimension
+from kvmq.render.dataset import CAVEAT_MARK, CORRECTION_MARK
 
 # Cells between side-by-side subject columns.
 COLUMN_GAP = 2
@@ -196,7 +196,7 @@ class ComparisonPane(ScrollView, can_focus=True):
             selection = self._frame_selection
             if selection is _NOT_IN_FRAME:  # called on its own, not from render_lines
                 selection = self.text_selection
-            if selection is not None:
+            if isinstance(selection, Selection):
                 strip = self._with_selection(strip, line, selection)
             return strip
         return self._filler
@@ -212,7 +212,7 @@ class ComparisonPane(ScrollView, can_focus=True):
         span = selection.get_span(line)
         if span is None:
             return strip
-        # The offsets baked into the strips (_render) count characters; cuts are in cells.
+        # The offsets baked into the strips (_render_dimension) count characters; cuts are in cells.
         text = strip.text
         start, end = span
         end = len(text) if end == -1 else min(end, len(text))
@@ -238,7 +238,7 @@ class ComparisonPane(ScrollView, can_focus=True):
         key = self._key(dimension, width)
         if key == self._lines_key:
             return
-        self._lines, self._texts = self._render(dimension, key)
+        self._lines, self._texts = self._render_dimension(dimension, key)
         self._lines_key = key
         self._sync_virtual_size()
 
@@ -254,7 +254,7 @@ class ComparisonPane(ScrollView, can_focus=True):
         return _Key(dimension.id, width, self.screen.has_class("-wide"), self.app.theme,
                     self.visual_style)
 
-    def _render(self, dimension: Dimension, key: _Key) -> tuple[list[Strip], list[str]]:
+    def _render_dimension(self, dimension: Dimension, key: _Key) -> tuple[list[Strip], list[str]]:
         cached = self._cache.get(key)
         if cached is None:
             renderer = _Renderer(self, key.style, key.width)
@@ -294,7 +294,7 @@ class ComparisonPane(ScrollView, can_focus=True):
                 return
             neighbours = [dimensions[i] for i in (index + 1, index - 1) if 0 <= i < len(dimensions)]
         for other in neighbours:
-            self._render(other, self._key(other, width))
+            self._render_dimension(other, self._key(other, width))
 
 
 class _Renderer:

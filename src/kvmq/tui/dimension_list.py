@@ -9,7 +9,8 @@ from textual.content import Content
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from kvmq.dataset import Dataset, Dimension, narrows
+from kvmq.dataset.model import Dataset, Dimension
+from kvmq.dataset.search import FilterIndex, narrows
 
 
 class DimensionList(OptionList):
@@ -34,7 +35,7 @@ class DimensionList(OptionList):
         # the constructor (one call, before mounting) lets the first frame show the list.
         options = [Option(Content(d.title), id=d.id) for d in dataset.dimensions]
         super().__init__(*options, id=id)
-        self._dataset = dataset
+        self._index = FilterIndex(dataset)
         self._visible: list[Dimension] = list(dataset.dimensions)
         self._index_by_id = {d.id: i for i, d in enumerate(dataset.dimensions)}
         self._all_options = options
@@ -45,7 +46,8 @@ class DimensionList(OptionList):
             self.highlighted = 0
 
     @property
-    def visible(self) -> Sequence[Dimension]:
+    def shown_dimensions(self) -> Sequence[Dimension]:
+        """The dimensions the filter keeps, in list order."""
         return self._visible
 
     @property
@@ -70,7 +72,7 @@ class DimensionList(OptionList):
     def apply_filter(self, query: str) -> None:
         """Show only dimensions containing every word of ``query``; keep the highlight if shown.
 
-        No message: the caller reads :attr:`visible` and updates the count in the same frame.
+        No message: the caller reads :attr:`shown_dimensions` and updates the count in the same frame.
         """
         if query == self.query_text:
             return
@@ -78,7 +80,7 @@ class DimensionList(OptionList):
         # A query that narrows the last one only needs to search what that one found.
         within = self._visible if narrows(query, self.query_text) else None
         self.query_text = query
-        found = self._dataset.filter(query, within)
+        found = self._index.filter(query, within)
         if len(found) == len(self._visible) and all(
                 new is old for new, old in zip(found, self._visible)):
             # The same entries (typing on often changes nothing): rebuilding the options,
@@ -105,9 +107,3 @@ class DimensionList(OptionList):
                 self.highlighted = index
                 self.scroll_to_highlight()
         return True
-
-    def watch_highlighted(self, highlighted: Optional[int]) -> None:
-        # OptionList's own watcher also posts OptionHighlighted, which nobody here handles:
-        # keep the scrolling, skip the message.
-        if highlighted is not None:
-            self.scroll_to_highlight()

@@ -16,8 +16,10 @@ from textual.content import Content
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
-from kvmq.hostcheck import Check, Host, Report, clean_text, run_checks
-from kvmq.render_check import status_text
+from kvmq.host.checks import run_checks
+from kvmq.host.model import Check, Report, clean_text
+from kvmq.host.probe import Host
+from kvmq.render.host import status_text
 
 LOADING_TEXT = "Checking this host…"
 
@@ -25,7 +27,7 @@ LOADING_TEXT = "Checking this host…"
 class HostView(VerticalScroll):
     """Verdict, reason, a table of checks, and the highlighted check in full.
 
-    ``host`` replaces the real machine (tests pass ``Host.from_tree(...)``).
+    ``host`` replaces the real machine (tests pass ``tests/helpers.host_from_tree(...)``).
     """
 
     def __init__(

@@ -8,8 +8,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
-from kvmq.dataset import Dataset
-from kvmq.render import pros_table
+from kvmq.dataset.model import Dataset
+from kvmq.render.dataset import pros_table
 
 
 class ProsView(VerticalScroll, can_focus=True):

@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from kvmq.dataset import Dataset
+from kvmq.dataset.model import Dataset
 
 
 class SummaryView(VerticalScroll, can_focus=True):

@@ -8,8 +8,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from kvmq.hostcheck import Check, Host, Report, Status, Verdict, run_checks
-from kvmq.render_check import render_text, to_json
+from kvmq.host.checks import run_checks
+from kvmq.host.model import Check, Report, Status, Verdict
+from kvmq.render.host import render_text, to_json
+from tests.helpers import host_from_tree
 
 HOSTS = Path(__file__).parent / "fixtures" / "hosts"
 
@@ -30,7 +32,7 @@ def hostile_report() -> Report:
 
 
 def test_text_table_and_verdict() -> None:
-    report = run_checks(Host.from_tree(HOSTS / "amd-no-access"))
+    report = run_checks(host_from_tree(HOSTS / "amd-no-access"))
     console, out = plain_console()
     render_text(report, console)
     text = out.getvalue()
@@ -45,7 +47,7 @@ def test_text_table_and_verdict() -> None:
 
 
 def test_status_words_are_coloured_on_a_terminal() -> None:
-    report = run_checks(Host.from_tree(HOSTS / "intel-kvm"))
+    report = run_checks(host_from_tree(HOSTS / "intel-kvm"))
     out = io.StringIO()
     console = Console(file=out, width=160, force_terminal=True, color_system="standard")
     render_text(report, console)
@@ -55,7 +57,7 @@ def test_status_words_are_coloured_on_a_terminal() -> None:
 def test_no_color_still_shows_words() -> None:
     out = io.StringIO()
     console = Console(file=out, width=120, force_terminal=True, no_color=True)
-    render_text(run_checks(Host.from_tree(HOSTS / "intel-kvm")), console)
+    render_text(run_checks(host_from_tree(HOSTS / "intel-kvm")), console)
     assert "PASS" in out.getvalue() and "\x1b[32m" not in out.getvalue()
 
 
@@ -69,7 +71,7 @@ def test_host_strings_are_literal_and_clean() -> None:
 
 
 def test_json_shape_is_stable() -> None:
-    report = run_checks(Host.from_tree(HOSTS / "intel-kvm"))
+    report = run_checks(host_from_tree(HOSTS / "intel-kvm"))
     data = json.loads(to_json(report))
     assert list(data) == ["checks", "verdict"]
     assert list(data["verdict"]) == ["kvm_available", "summary", "reason"]

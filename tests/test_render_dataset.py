@@ -14,8 +14,9 @@ import yaml
 from markdown_it import MarkdownIt
 from rich.console import Console
 
-from kvmq import render
-from kvmq.dataset import Dataset, load, loads
+from kvmq.dataset.loader import load, loads
+from kvmq.dataset.model import Dataset
+from kvmq.render import dataset as render
 
 HERE = Path(__file__).resolve().parent
 DATASETS = HERE / "fixtures" / "datasets"

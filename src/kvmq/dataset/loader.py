@@ -1,29 +1,40 @@
-"""The comparison dataset: schema v1, loader and validator.
+"""YAML -> the model: read, parse and validate a dataset file, reporting every problem with
+its file, line and column; locate the shipped dataset; use the cache for unchanged files.
 
-Plain Python on purpose: the CLI imports this module and must stay fast, so nothing here
-imports textual (or rich).
-
-Data flows one way: YAML file -> :func:`load` -> an immutable :class:`Dataset`. The loader
-composes the YAML into position-carrying nodes with libyaml when available and builds the
-dataclasses straight from those nodes, so every problem is reported with the line and column
-of the offending value at no extra cost on the happy path.
+The loader composes the YAML into position-carrying nodes (libyaml when available) and builds
+the dataclasses straight from them, so positions cost nothing on the happy path. PyYAML is
+imported by the first parse: a dataset read back from the cache never needs it.
 """
 
 from __future__ import annotations
 
 import difflib
-import gc
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+
+from kvmq.dataset.collector import collector_paused
+from kvmq.dataset.model import (
+    FORBIDDEN_CHARS_RE,
+    MAX_VOTES,
+    NOTE_KINDS,
+    SCHEMA_VERSION,
+    Command,
+    Dataset,
+    DatasetError,
+    Dimension,
+    InvalidDataset,
+    Note,
+    Pro,
+    Source,
+    Subject,
+)
 
 if TYPE_CHECKING:
     import yaml
 
-# PyYAML is imported by the first parse (_import_yaml), not here: a dataset read back from
-# the cache (kvmq.cache) never needs it, and importing it costs ~20 ms of every start.
+# PyYAML is imported by the first parse (_import_yaml), not here.
 _YamlLoader: Any = None
 # libyaml before PyYAML 6.0.4 recurses without a limit and crashes the interpreter on deeply
 # nested input; those versions get a depth check from the (iterative) event stream first.
@@ -45,18 +56,12 @@ def _import_yaml() -> None:
     ) < (6, 0, 4)
     _YamlLoader = loader
 
-SCHEMA_VERSION = 1
 MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_REPORTED_ERRORS = 50
 DATA_ENV_VAR = "KVMQ_DATA"
 
 _ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
-# C0 controls except tab and newline, DEL, C1 controls, line/paragraph separators and the
-# bidirectional overrides: none of them may reach a terminal.
-_FORBIDDEN_CHARS_RE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
-)
 
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
@@ -67,232 +72,31 @@ _TEXTLIKE_TAGS = frozenset(
 )
 
 
-# --------------------------------------------------------------------------- errors
-
-
-class DatasetError(Exception):
-    """One problem in a dataset file, with the position of the offending value.
-
-    ``str(error)`` is the one-line message: ``PATH:LINE:COL: where: what``.
-    """
-
-    def __init__(self, path: str, line: int, col: int, where: str, what: str) -> None:
-        super().__init__(path, line, col, where, what)
-        self.path = path
-        self.line = line
-        self.col = col
-        self.where = where
-        self.what = what
-
-    def __str__(self) -> str:
-        location = f"{self.path}:{self.line}:{self.col}" if self.line else self.path
-        return f"{location}: {self.where}: {self.what}" if self.where else f"{location}: {self.what}"
-
-
-class InvalidDataset(Exception):
-    """A dataset that cannot be used; carries every problem found (up to a cap)."""
-
-    def __init__(self, errors: Sequence[DatasetError], omitted: int = 0) -> None:
-        super().__init__(errors)
-        self.errors = list(errors)
-        self.omitted = omitted
-
-    def lines(self) -> list[str]:
-        out = [str(error) for error in self.errors]
-        if self.omitted:
-            out.append(f"... and {self.omitted} more problem(s) not shown")
-        return out
-
-    def __str__(self) -> str:
-        return "\n".join(self.lines())
-
-
-# --------------------------------------------------------------------------- model
-
-
-@dataclass(frozen=True)
-class Source:
-    title: str
-    publisher: str
-    url: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class Subject:
-    id: str
-    name: str
-    tagline: str
-    homepage: str
-
-
-@dataclass(frozen=True)
-class Note:
-    text: str
-    source: Optional[str] = None
-    kind: str = "caveat"  # "correction" marks an error in the base comparison
-
-    @property
-    def is_correction(self) -> bool:
-        return self.kind == "correction"
-
-
-@dataclass(frozen=True)
-class Command:
-    run: str
-    does: str
-
-
-@dataclass(frozen=True)
-class Dimension:
-    id: str
-    title: str
-    descriptions: Mapping[str, str]
-    verdict: Optional[str] = None
-    notes: tuple[Note, ...] = ()
-    commands: Mapping[str, tuple[Command, ...]] = field(default_factory=dict)
-    sources: tuple[str, ...] = ()
-    # Lower-cased text the filter searches, built once here rather than on every keystroke.
-    search_text: str = field(default="", compare=False, repr=False)
-
-    def matches(self, words: Sequence[str]) -> bool:
-        """True when every (lower-cased) word occurs in the searchable text."""
-        return all(word in self.search_text for word in words)
-
-
-@dataclass(frozen=True)
-class Pro:
-    label: str
-    votes: int
-
-
-@dataclass(frozen=True)
-class Dataset:
-    title: str
-    summary: str
-    source: Source
-    subjects: tuple[Subject, ...]
-    dimensions: tuple[Dimension, ...]
-    pros: Mapping[str, tuple[Pro, ...]]
-    path: str = ""
-    schema: int = SCHEMA_VERSION
-
-    def subject(self, subject_id: str) -> Subject:
-        for subject in self.subjects:
-            if subject.id == subject_id:
-                return subject
-        raise KeyError(subject_id)
-
-    def pros_ranked(self, subject_id: str) -> list[Pro]:
-        """A subject's pros, most votes first (file order among equals)."""
-        return sorted(self.pros.get(subject_id, ()), key=lambda pro: -pro.votes)
-
-    def max_votes(self) -> int:
-        return max((pro.votes for pros in self.pros.values() for pro in pros), default=0)
-
-    def filter(self, query: str, within: Optional[Sequence[Dimension]] = None) -> list[Dimension]:
-        """Dimensions whose text contains every word of ``query`` (case-insensitive).
-
-        ``within``: search only these (in their order), e.g. the result of a query that this
-        one narrows (see :func:`narrows`); by default every dimension, in file order.
-        """
-        words = query.lower().split()
-        candidates = self.dimensions if within is None else within
-        if not words:
-            return list(candidates)
-        if len(words) == 1:  # the usual case, and one generator fewer per dimension
-            word = words[0]
-            return [dimension for dimension in candidates if word in dimension.search_text]
-        return [dimension for dimension in candidates if dimension.matches(words)]
-
-    def find(self, query: str) -> Dimension:
-        """The dimension named by an id, a title, or an unambiguous prefix of either.
-
-        Raises:
-            LookupError: no match or an ambiguous one; the message suggests names.
-        """
-        wanted = query.strip().casefold()
-        if not wanted:
-            raise LookupError("an empty dimension name matches nothing")
-        for dimension in self.dimensions:
-            if wanted in (dimension.id.casefold(), dimension.title.casefold()):
-                return dimension
-        prefixed = [
-            d for d in self.dimensions
-            if d.id.casefold().startswith(wanted) or d.title.casefold().startswith(wanted)
-        ]
-        if len(prefixed) == 1:
-            return prefixed[0]
-        if prefixed:
-            names = ", ".join(d.id for d in prefixed[:8])
-            raise LookupError(f"'{query}' is ambiguous: it could be {names}")
-        # Suggest ids (what to type), matching against ids and titles alike.
-        id_of = {d.title.casefold(): d.id for d in self.dimensions}
-        id_of.update({d.id: d.id for d in self.dimensions})
-        matches = difflib.get_close_matches(wanted, list(id_of), n=6, cutoff=0.5)
-        close = list(dict.fromkeys(id_of[m] for m in matches))[:3]
-        hint = f"; did you mean {_or_list(close)}?" if close else "; try 'kvmq list'"
-        raise LookupError(f"no dimension matches '{query}'{hint}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The normalized dataset: the YAML's keys, defaults filled in, stable order."""
-        source: dict[str, Any] = {"title": self.source.title, "publisher": self.source.publisher}
-        if self.source.url:
-            source["url"] = self.source.url
-        return {
-            "schema": self.schema,
-            "title": self.title,
-            "summary": self.summary,
-            "source": source,
-            "subjects": [subject_to_dict(s) for s in self.subjects],
-            "dimensions": [dimension_to_dict(d) for d in self.dimensions],
-            "pros": {
-                sid: [{"label": p.label, "votes": p.votes} for p in pros]
-                for sid, pros in self.pros.items()
-            },
-        }
-
-
-def subject_to_dict(subject: Subject) -> dict[str, str]:
-    return {
-        "id": subject.id, "name": subject.name,
-        "tagline": subject.tagline, "homepage": subject.homepage,
-    }
-
-
-def dimension_to_dict(dimension: Dimension) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": dimension.id, "title": dimension.title}
-    if dimension.verdict is not None:
-        out["verdict"] = dimension.verdict
-    out["descriptions"] = dict(dimension.descriptions)
-    out["notes"] = [
-        {"text": n.text, "source": n.source, "kind": n.kind} for n in dimension.notes
-    ]
-    out["commands"] = {
-        sid: [{"run": c.run, "does": c.does} for c in cmds]
-        for sid, cmds in dimension.commands.items()
-    }
-    out["sources"] = list(dimension.sources)
-    return out
-
-
-def _or_list(items: Sequence[str]) -> str:
-    quoted = [f"'{item}'" for item in items]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
-
-
 # --------------------------------------------------------------------------- locating data
 
 
+#: The file in ``data/`` that names the shipped dataset: one explicit place, so that another
+#: YAML file beside it (such as QEMU's option table) never changes what ships.
+SHIPPED_MANIFEST = "shipped-dataset"
+
+
+def data_dir() -> Path:
+    """``data/`` inside the installed package, or of a source checkout."""
+    package_dir = Path(__file__).resolve().parent.parent
+    installed = package_dir / "data"
+    return installed if installed.is_dir() else package_dir.parent.parent / "data"
+
+
 def packaged_data_path() -> Path:
-    """The shipped dataset: the YAML file in the installed package's ``data/``, or in ``data/``
-    of a source checkout. Its name is set in pyproject.toml only, so no code names a subject.
-    """
-    package_dir = Path(__file__).resolve().parent
-    for directory in (package_dir / "data", package_dir.parent.parent / "data"):
-        found = sorted(directory.glob("*.yaml"))
-        if found:
-            return found[0]
-    return package_dir / "data" / "*.yaml"  # nothing shipped: load() reports it as not found
+    """The shipped dataset, as named by ``data/shipped-dataset`` (so no code names a subject)."""
+    directory = data_dir()
+    try:
+        name = (directory / SHIPPED_MANIFEST).read_text(encoding="utf-8").strip()
+    except OSError:
+        name = ""
+    if not name or "/" in name or name.startswith("."):
+        return directory / SHIPPED_MANIFEST  # load() reports it: "not a dataset"
+    return directory / name
 
 
 def resolve_data_path(cli_value: Optional[str] = None) -> Path:
@@ -304,25 +108,19 @@ def resolve_data_path(cli_value: Optional[str] = None) -> Path:
 # --------------------------------------------------------------------------- loading
 
 
-def narrows(query: str, previous: str) -> bool:
-    """True when every dimension matching ``query`` also matches ``previous``: each word of
-    ``previous`` is part of some word of ``query`` (typing on extends the query this way)."""
-    old_words = previous.lower().split()
-    new_words = query.lower().split()
-    return bool(old_words) and all(any(old in new for new in new_words) for old in old_words)
-
-
-def load(path: os.PathLike[str] | str) -> Dataset:
-    """Read, parse and validate a dataset file.
+def load(path: os.PathLike[str] | str, *, use_cache: bool = True) -> Dataset:
+    """Read, parse and validate a dataset file (``use_cache=False``: always parse it).
 
     Raises:
         InvalidDataset: with every problem found, each naming file, line and column.
     """
     display = str(path)
     raw = _read_bytes(Path(path), display)
-    # An unchanged file comes from the cache of validated datasets (kvmq.cache, keyed by the
-    # content hash); a miss, or any problem with the cache, parses and validates as usual.
-    from kvmq.cache import cached_load
+    # An unchanged file comes from the cache of validated datasets (keyed by the content
+    # hash); a miss, or any problem with the cache, parses and validates as usual.
+    if not use_cache:
+        return loads(_decode(raw, display), display)
+    from kvmq.dataset.cache import cached_load
 
     return cached_load(raw, display, lambda: loads(_decode(raw, display), display))
 
@@ -336,14 +134,9 @@ def loads(text: str, display: str = "<string>") -> Dataset:
     _import_yaml()
     # The collector stays paused while the dataclasses are built too: each of its passes
     # would walk the whole node tree, making validation superlinear in the file's size.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         builder = _Builder(display)
         dataset = builder.build(_compose(text, display))
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     if builder.errors:
         builder.errors.sort(key=lambda e: (e.line, e.col))
         raise InvalidDataset(builder.errors[:MAX_REPORTED_ERRORS],
@@ -407,7 +200,7 @@ MAX_NESTING = 200  # with _UNBOUNDED_C_COMPOSER: the deepest nesting accepted
 
 
 class _TooDeep(Exception):
-    def __init__(self, mark: Optional[yaml.Mark]) -> None:
+    def __init__(self, mark: Any) -> None:  # yaml.Mark, or libyaml's own Mark class
         super().__init__()
         self.mark = mark
 
@@ -460,9 +253,10 @@ def _compose(text: str, display: str) -> yaml.Node:
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         _fail(display, line, col, "", "the document is nested too deeply")
     except UnicodeError as exc:  # e.g. a lone surrogate in text handed to loads()
-        _fail(display, 0, 0, "", f"text cannot be encoded: {exc.reason}")
+        _fail(display, 0, 0, "", f"text cannot be encoded: {getattr(exc, 'reason', exc)}")
     if root is None:
         _fail(display, 0, 0, "", "the file has no YAML document: a dataset starts with 'schema: 1'")
+    assert root is not None
     return root
 
 
@@ -474,7 +268,6 @@ _SOURCE_KEYS = ("title", "publisher", "url")
 _SUBJECT_KEYS = ("id", "name", "tagline", "homepage")
 _DIMENSION_KEYS = ("id", "title", "verdict", "descriptions", "notes", "commands", "sources")
 _NOTE_KEYS = ("text", "source", "kind")
-_NOTE_KINDS = ("caveat", "correction")
 _COMMAND_KEYS = ("run", "does")
 _PRO_KEYS = ("label", "votes")
 
@@ -572,7 +365,7 @@ class _Builder:
         if not value:
             self.error(node, where, "must not be empty")
             return None
-        bad = _FORBIDDEN_CHARS_RE.search(value)
+        bad = FORBIDDEN_CHARS_RE.search(value)
         if bad:
             self.error(node, where, f"control character U+{ord(bad.group()):04X} at character "
                                     f"{bad.start() + 1} is not allowed: remove it")
@@ -603,10 +396,18 @@ class _Builder:
         if not isinstance(node, yaml.ScalarNode) or node.tag != _INT:
             self.error(node, where, f"expected a whole number, found {_describe(node)}")
             return None
+        # Bounded on the text, before any conversion: a 5,000-digit number must cost nothing.
+        digits = node.value.replace("_", "").lstrip("+-")
+        if len(digits) > len(str(MAX_VOTES)) + 2:
+            self.error(node, where, f"'{_clip(node.value)}' is too large: at most {MAX_VOTES}")
+            return None
         try:
             value = int(yaml.constructor.SafeConstructor().construct_yaml_int(node))
         except (ValueError, TypeError):
             self.error(node, where, f"'{_clip(node.value)}' is not a whole number")
+            return None
+        if value > MAX_VOTES:
+            self.error(node, where, f"'{_clip(node.value)}' is too large: at most {MAX_VOTES}")
             return None
         if value < minimum:
             self.error(node, where, f"must be {minimum} or more, found {value}")
@@ -779,7 +580,6 @@ class _Builder:
         return Dimension(
             id=dimension_id, title=title, verdict=verdict, descriptions=descriptions,
             notes=tuple(notes), commands=commands, sources=tuple(sources),
-            search_text=_search_text(title, descriptions, notes, commands),
         )
 
     def _by_subject(self, node: yaml.Node, where: str, subject_ids: Optional[list[str]],
@@ -815,9 +615,9 @@ class _Builder:
         if "kind" in entries:
             kind_node = entries["kind"][1]
             value = self.text(kind_node, f"{where}.kind", one_line=True)
-            if value is not None and value not in _NOTE_KINDS:
+            if value is not None and value not in NOTE_KINDS:
                 self.error(kind_node, f"{where}.kind",
-                           f"kind '{_clip(value)}' is not one of: {', '.join(_NOTE_KINDS)}")
+                           f"kind '{_clip(value)}' is not one of: {', '.join(NOTE_KINDS)}")
                 return None
             if value is None:
                 return None
@@ -870,17 +670,6 @@ class _Builder:
         return tuple(pros) if ok else None
 
 
-def _search_text(title: str, descriptions: Mapping[str, str], notes: Sequence[Note],
-                 commands: Mapping[str, Sequence[Command]]) -> str:
-    parts: list[str] = [title, *descriptions.values()]
-    parts.extend(note.text for note in notes)
-    for cmds in commands.values():
-        for cmd in cmds:
-            parts.append(cmd.run)
-            parts.append(cmd.does)
-    return "\n".join(parts).lower()
-
-
 def _describe(node: Optional[yaml.Node]) -> str:
     if isinstance(node, yaml.MappingNode):
         return "a mapping"
@@ -898,24 +687,7 @@ def _describe(node: Optional[yaml.Node]) -> str:
 
 def _clip(value: str, limit: int = 40) -> str:
     """Shorten and neutralise a value quoted inside an error message."""
-    value = _FORBIDDEN_CHARS_RE.sub("?", value).replace("\n", " ")
+    value = FORBIDDEN_CHARS_RE.sub("?", value).replace("\n", " ")
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
-def iter_texts(dataset: Dataset) -> Iterator[str]:
-    """Every human-readable string in the dataset (used by tests and tools)."""
-    yield dataset.title
-    yield dataset.summary
-    for subject in dataset.subjects:
-        yield from (subject.name, subject.tagline, subject.homepage)
-    for dimension in dataset.dimensions:
-        yield dimension.title
-        if dimension.verdict:
-            yield dimension.verdict
-        yield from dimension.descriptions.values()
-        for note in dimension.notes:
-            yield note.text
-        for cmds in dimension.commands.values():
-            for cmd in cmds:
-                yield cmd.run
-                yield cmd.does

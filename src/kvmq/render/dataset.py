@@ -17,7 +17,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from kvmq.dataset import Dataset, Dimension, Pro, Subject, dimension_to_dict, subject_to_dict
+from kvmq.dataset.model import Dataset, Dimension, Pro, Subject, dimension_to_dict, subject_to_dict
 
 # Below this width the subject columns are stacked instead of side by side.
 STACK_BELOW = 80

@@ -15,16 +15,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kvmq.dataset import (
-    MAX_REPORTED_ERRORS,
-    Dataset,
-    DatasetError,
-    InvalidDataset,
-    iter_texts,
-    load,
-    loads,
-    packaged_data_path,
-)
+from kvmq.dataset.loader import MAX_REPORTED_ERRORS, load, loads, packaged_data_path
+from kvmq.dataset.model import Dataset, DatasetError, InvalidDataset
+from kvmq.dataset.search import FilterIndex
+from tests.helpers import iter_texts
 
 HERE = Path(__file__).resolve().parent
 DATASETS = HERE / "fixtures" / "datasets"
@@ -798,34 +792,34 @@ def test_find_exact_match_beats_prefix() -> None:
 
 
 def test_filter_every_word_must_match(shipped: Dataset) -> None:
-    assert [d.id for d in shipped.filter("qemu-img")] == ["disk-images"]
-    assert [d.id for d in shipped.filter("virsh migrate")] == ["live-migration"]
-    vfio = {d.id for d in shipped.filter("vfio")}
-    both = {d.id for d in shipped.filter("vfio passthrough")}
+    assert [d.id for d in FilterIndex(shipped).filter("qemu-img")] == ["disk-images"]
+    assert [d.id for d in FilterIndex(shipped).filter("virsh migrate")] == ["live-migration"]
+    vfio = {d.id for d in FilterIndex(shipped).filter("vfio")}
+    both = {d.id for d in FilterIndex(shipped).filter("vfio passthrough")}
     assert {"device-passthrough", "device-emulation"} <= vfio
     assert both <= vfio
-    assert not shipped.filter("vfio zzzznotthere")
+    assert not FilterIndex(shipped).filter("vfio zzzznotthere")
 
 
 def test_filter_is_case_insensitive(shipped: Dataset) -> None:
-    assert shipped.filter("FIRECRACKER") == shipped.filter("firecracker")
-    assert [d.id for d in shipped.filter("FireCracker")] == ["integration"]
+    assert FilterIndex(shipped).filter("FIRECRACKER") == FilterIndex(shipped).filter("firecracker")
+    assert [d.id for d in FilterIndex(shipped).filter("FireCracker")] == ["integration"]
 
 
 def test_filter_searches_descriptions_notes_and_commands() -> None:
     dataset = load(MINIMAL)
-    assert [d.id for d in dataset.filter("zebra")] == ["speed"]          # a description
-    assert [d.id for d in dataset.filter("in fact")] == ["speed"]        # a note
-    assert [d.id for d in dataset.filter("quokka")] == ["speed"]         # a command line
-    assert [d.id for d in dataset.filter("startup time")] == ["speed"]   # what a command does
-    assert [d.id for d in dataset.filter("binary")] == ["storage"]
-    assert [d.id for d in dataset.filter("")] == ["speed", "storage"]
-    assert [d.id for d in dataset.filter("   ")] == ["speed", "storage"]
-    assert dataset.filter("zebra binary") == []
+    assert [d.id for d in FilterIndex(dataset).filter("zebra")] == ["speed"]          # a description
+    assert [d.id for d in FilterIndex(dataset).filter("in fact")] == ["speed"]        # a note
+    assert [d.id for d in FilterIndex(dataset).filter("quokka")] == ["speed"]         # a command line
+    assert [d.id for d in FilterIndex(dataset).filter("startup time")] == ["speed"]   # what a command does
+    assert [d.id for d in FilterIndex(dataset).filter("binary")] == ["storage"]
+    assert [d.id for d in FilterIndex(dataset).filter("")] == ["speed", "storage"]
+    assert [d.id for d in FilterIndex(dataset).filter("   ")] == ["speed", "storage"]
+    assert FilterIndex(dataset).filter("zebra binary") == []
 
 
 def test_filter_keeps_dataset_order(shipped: Dataset) -> None:
-    found = shipped.filter("qemu")
+    found = FilterIndex(shipped).filter("qemu")
     order = [d.id for d in shipped.dimensions]
     assert [d.id for d in found] == [i for i in order if i in {d.id for d in found}]
 
@@ -949,16 +943,17 @@ def _mutate(data: st.DataObject, text: str) -> str:
 ])
 def test_narrows_tells_when_a_query_can_only_find_fewer(query: str, previous: str,
                                                         expected: bool) -> None:
-    from kvmq.dataset import narrows
+    from kvmq.dataset.search import narrows
 
     assert narrows(query, previous) is expected
 
 
 def test_searching_within_a_narrowed_result_finds_the_same(shipped: Dataset) -> None:
-    from kvmq.dataset import narrows
+    from kvmq.dataset.search import narrows
 
     typed = ["k", "kv", "kvm", "kvm ", "kvm q", "kvm qe", "kvm qemu", "kvm qemux", "v", "vi",
              "vir", "virt", "virtio", "virtio n", "virtio ne"]
     for previous, query in zip(typed, typed[1:]):
         if narrows(query, previous):
-            assert shipped.filter(query, shipped.filter(previous)) == shipped.filter(query)
+            index = FilterIndex(shipped)
+            assert index.filter(query, index.filter(previous)) == index.filter(query)

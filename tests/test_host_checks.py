@@ -14,30 +14,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kvmq import hostcheck
-from kvmq.hostcheck import (
-    SUMMARY_AVAILABLE,
-    SUMMARY_TCG,
-    DeviceInfo,
-    Host,
-    Report,
-    RunResult,
-    Status,
-    clean_text,
-    parse_accels,
-    parse_version,
-    run_checks,
-)
+from kvmq.host import model as _model
+from kvmq.host import probe as hostcheck
+from kvmq.host.checks import run_checks
+from kvmq.host.model import SUMMARY_AVAILABLE, SUMMARY_TCG, Report, Status, clean_text
+from kvmq.host.probe import DeviceInfo, Host, RunResult
+from kvmq.host.programs import parse_accels, parse_version
+from tests.helpers import host_from_tree
 
 HOSTS = Path(__file__).parent / "fixtures" / "hosts"
 FIXTURES = sorted(p.name for p in HOSTS.iterdir() if p.is_dir())
 
 
 def fake_host(name: str, **overrides: object) -> Host:
-    return Host.from_tree(HOSTS / name, **overrides)
+    return host_from_tree(HOSTS / name, **overrides)
 
 
-def check(report: Report, check_id: str) -> hostcheck.Check:
+def check(report: Report, check_id: str) -> _model.Check:
     found = report.get(check_id)
     assert found is not None, f"no check {check_id}: {[c.id for c in report.checks]}"
     return found

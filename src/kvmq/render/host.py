@@ -1,7 +1,7 @@
-"""Render a host check :class:`~kvmq.hostcheck.Report` for the terminal or as JSON.
+"""Render a host check :class:`~kvmq.host.model.Report` for the terminal or as JSON.
 
 Everything taken from the host goes through ``Text`` (never markup) after
-:func:`~kvmq.hostcheck.clean_text`, so a version string such as
+:func:`~kvmq.host.model.clean_text`, so a version string such as
 ``[bold]`` or an escape sequence is shown literally or dropped, never obeyed.
 """
 
@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from kvmq.hostcheck import Report, Status, clean_text
+from kvmq.host.model import Report, Status, clean_text
 
 __all__ = ["STATUS_STYLES", "render_text", "status_text", "to_json", "verdict_text"]
 

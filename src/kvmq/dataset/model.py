@@ -1,0 +1,322 @@
+"""The comparison model: frozen dataclasses for a dataset, and the errors that name a position.
+
+Imports nothing else of kvmq, nor textual or rich: the CLI, the renderers and the explorer all
+read the same :class:`Dataset`. :meth:`Dataset.to_dict` and :meth:`Dataset.from_dict` are each
+other's inverse, and ``from_dict`` checks what it is given as strictly as the YAML loader does
+(types, control characters), so the cache can hand it data read back from disk.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Sequence
+
+SCHEMA_VERSION = 1
+#: Vote counts and the schema number are bounded before any arithmetic or formatting.
+MAX_VOTES = 10**9 - 1
+
+# C0 controls except tab and newline, DEL, C1 controls, line/paragraph separators, the
+# bidirectional marks, overrides and isolates, zero-width characters and tag characters:
+# none of them may reach a terminal, or hide what a string says.
+FORBIDDEN_CHARS_RE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064"
+    "\u2066-\u2069\ufeff\U000e0000-\U000e007f\ud800-\udfff]"
+)
+
+
+class DatasetError(Exception):
+    """One problem in a dataset file, with the position of the offending value.
+
+    ``str(error)`` is the one-line message: ``PATH:LINE:COL: where: what``.
+    """
+
+    def __init__(self, path: str, line: int, col: int, where: str, what: str) -> None:
+        super().__init__(path, line, col, where, what)
+        self.path = path
+        self.line = line
+        self.col = col
+        self.where = where
+        self.what = what
+
+    def __str__(self) -> str:
+        location = f"{self.path}:{self.line}:{self.col}" if self.line else self.path
+        return f"{location}: {self.where}: {self.what}" if self.where else f"{location}: {self.what}"
+
+
+class InvalidDataset(Exception):
+    """A dataset that cannot be used; carries every problem found (up to a cap)."""
+
+    def __init__(self, errors: Sequence[DatasetError], omitted: int = 0) -> None:
+        super().__init__(errors)
+        self.errors = list(errors)
+        self.omitted = omitted
+
+    def lines(self) -> list[str]:
+        out = [str(error) for error in self.errors]
+        if self.omitted:
+            out.append(f"... and {self.omitted} more problem(s) not shown")
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class Source:
+    title: str
+    publisher: str
+    url: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Subject:
+    id: str
+    name: str
+    tagline: str
+    homepage: str
+
+
+@dataclass(frozen=True)
+class Note:
+    text: str
+    source: Optional[str] = None
+    kind: str = "caveat"  # "correction" marks an error in the base comparison
+
+    @property
+    def is_correction(self) -> bool:
+        return self.kind == "correction"
+
+
+@dataclass(frozen=True)
+class Command:
+    run: str
+    does: str
+
+
+@dataclass(frozen=True)
+class Dimension:
+    id: str
+    title: str
+    descriptions: Mapping[str, str]
+    verdict: Optional[str] = None
+    notes: tuple[Note, ...] = ()
+    commands: Mapping[str, tuple[Command, ...]] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Pro:
+    label: str
+    votes: int
+
+
+@dataclass(frozen=True)
+class Dataset:
+    title: str
+    summary: str
+    source: Source
+    subjects: tuple[Subject, ...]
+    dimensions: tuple[Dimension, ...]
+    pros: Mapping[str, tuple[Pro, ...]]
+    path: str = ""
+    schema: int = SCHEMA_VERSION
+
+    def subject(self, subject_id: str) -> Subject:
+        for subject in self.subjects:
+            if subject.id == subject_id:
+                return subject
+        raise KeyError(subject_id)
+
+    def pros_ranked(self, subject_id: str) -> list[Pro]:
+        """A subject's pros, most votes first (file order among equals)."""
+        return sorted(self.pros.get(subject_id, ()), key=lambda pro: -pro.votes)
+
+    def max_votes(self) -> int:
+        return max((pro.votes for pros in self.pros.values() for pro in pros), default=0)
+
+    def find(self, query: str) -> Dimension:
+        """The dimension named by an id, a title, or an unambiguous prefix of either.
+
+        Raises:
+            LookupError: no match or an ambiguous one; the message suggests names.
+        """
+        wanted = query.strip().casefold()
+        if not wanted:
+            raise LookupError("an empty dimension name matches nothing")
+        for dimension in self.dimensions:
+            if wanted in (dimension.id.casefold(), dimension.title.casefold()):
+                return dimension
+        prefixed = [
+            d for d in self.dimensions
+            if d.id.casefold().startswith(wanted) or d.title.casefold().startswith(wanted)
+        ]
+        if len(prefixed) == 1:
+            return prefixed[0]
+        if prefixed:
+            names = ", ".join(d.id for d in prefixed[:8])
+            raise LookupError(f"'{query}' is ambiguous: it could be {names}")
+        # Suggest ids (what to type), matching against ids and titles alike.
+        id_of = {d.title.casefold(): d.id for d in self.dimensions}
+        id_of.update({d.id: d.id for d in self.dimensions})
+        matches = difflib.get_close_matches(wanted, list(id_of), n=6, cutoff=0.5)
+        close = list(dict.fromkeys(id_of[m] for m in matches))[:3]
+        hint = f"; did you mean {_or_list(close)}?" if close else "; try 'kvmq list'"
+        raise LookupError(f"no dimension matches '{query}'{hint}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The normalized dataset: the YAML's keys, defaults filled in, stable order."""
+        source: dict[str, Any] = {"title": self.source.title, "publisher": self.source.publisher}
+        if self.source.url:
+            source["url"] = self.source.url
+        return {
+            "schema": self.schema,
+            "title": self.title,
+            "summary": self.summary,
+            "source": source,
+            "subjects": [subject_to_dict(s) for s in self.subjects],
+            "dimensions": [dimension_to_dict(d) for d in self.dimensions],
+            "pros": {
+                sid: [{"label": p.label, "votes": p.votes} for p in pros]
+                for sid, pros in self.pros.items()
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], path: str = "") -> Dataset:
+        """The inverse of :meth:`to_dict`, checked as strictly as a parse.
+
+        Raises:
+            ValueError: a value of the wrong type, an out-of-range number, a control
+                character, or a key that does not belong: the data is not a dataset this
+                kvmq wrote.
+        """
+        try:
+            return _DictReader().dataset(data, path)
+        except (TypeError, KeyError, AttributeError) as exc:  # a missing or surplus field
+            raise ValueError(f"not a dataset: {exc}") from None
+
+
+def subject_to_dict(subject: Subject) -> dict[str, str]:
+    return {
+        "id": subject.id, "name": subject.name,
+        "tagline": subject.tagline, "homepage": subject.homepage,
+    }
+
+
+def dimension_to_dict(dimension: Dimension) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": dimension.id, "title": dimension.title}
+    if dimension.verdict is not None:
+        out["verdict"] = dimension.verdict
+    out["descriptions"] = dict(dimension.descriptions)
+    out["notes"] = [
+        {"text": n.text, "source": n.source, "kind": n.kind} for n in dimension.notes
+    ]
+    out["commands"] = {
+        sid: [{"run": c.run, "does": c.does} for c in cmds]
+        for sid, cmds in dimension.commands.items()
+    }
+    out["sources"] = list(dimension.sources)
+    return out
+
+
+NOTE_KINDS = ("caveat", "correction")
+
+
+def _or_list(items: Sequence[str]) -> str:
+    quoted = [f"'{item}'" for item in items]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+class _DictReader:
+    """Rebuilds the model from :meth:`Dataset.to_dict` output, refusing anything else."""
+
+    def text(self, value: Any, *, optional: bool = False) -> Any:
+        if value is None and optional:
+            return None
+        if type(value) is not str or not value or FORBIDDEN_CHARS_RE.search(value):
+            raise ValueError("expected non-empty printable text")
+        return value
+
+    def mapping(self, value: Any, keys: Sequence[str]) -> Mapping[str, Any]:
+        if type(value) is not dict or not set(value) <= set(keys):
+            raise ValueError(f"expected a mapping with keys from {', '.join(keys)}")
+        return value
+
+    def items(self, value: Any) -> list[Any]:
+        if type(value) is not list:
+            raise ValueError("expected a list")
+        return value
+
+    def by_subject(self, value: Any, subject_ids: Sequence[str]) -> dict[str, Any]:
+        if type(value) is not dict or not set(value) <= set(subject_ids):
+            raise ValueError("expected a mapping keyed by subject id")
+        return value
+
+    def dataset(self, data: Any, path: str) -> Dataset:
+        top = self.mapping(data, ("schema", "title", "summary", "source", "subjects",
+                                  "dimensions", "pros"))
+        if top.get("schema") != SCHEMA_VERSION or type(top.get("schema")) is not int:
+            raise ValueError("unsupported schema")
+        source_data = self.mapping(top.get("source"), ("title", "publisher", "url"))
+        source = Source(self.text(source_data.get("title")),
+                        self.text(source_data.get("publisher")),
+                        self.text(source_data.get("url"), optional=True))
+        subjects = tuple(
+            Subject(**{key: self.text(value) for key, value in
+                       self.mapping(item, ("id", "name", "tagline", "homepage")).items()})
+            for item in self.items(top.get("subjects"))
+        )
+        ids = [subject.id for subject in subjects]
+        if len(set(ids)) != len(ids) or len(ids) < 2:
+            raise ValueError("subject ids must be unique, two or more")
+        dimensions = tuple(self.dimension(item, ids) for item in self.items(top.get("dimensions")))
+        if not dimensions:
+            raise ValueError("no dimensions")
+        pros = {}
+        for sid, items in self.by_subject(top.get("pros"), ids).items():
+            built = []
+            for item in self.items(items):
+                entry = self.mapping(item, ("label", "votes"))
+                votes = entry.get("votes")
+                if type(votes) is not int or not 0 <= votes <= MAX_VOTES:
+                    raise ValueError("votes out of range")
+                built.append(Pro(self.text(entry.get("label")), votes))
+            pros[sid] = tuple(built)
+        return Dataset(title=self.text(top.get("title")), summary=self.text(top.get("summary")),
+                       source=source, subjects=subjects, dimensions=dimensions,
+                       pros={sid: pros.get(sid, ()) for sid in ids}, path=path)
+
+    def dimension(self, data: Any, subject_ids: Sequence[str]) -> Dimension:
+        entry = self.mapping(data, ("id", "title", "verdict", "descriptions", "notes",
+                                    "commands", "sources"))
+        descriptions = {sid: self.text(text) for sid, text in
+                        self.by_subject(entry.get("descriptions"), subject_ids).items()}
+        if len(descriptions) != len(subject_ids):
+            raise ValueError("a description is missing")
+        notes = []
+        for item in self.items(entry.get("notes", [])):
+            note = self.mapping(item, ("text", "source", "kind"))
+            kind = note.get("kind", "caveat")
+            if kind not in NOTE_KINDS:
+                raise ValueError("unknown note kind")
+            notes.append(Note(self.text(note.get("text")),
+                              self.text(note.get("source"), optional=True), kind))
+        commands = {}
+        for sid, items in self.by_subject(entry.get("commands", {}), subject_ids).items():
+            commands[sid] = tuple(
+                Command(**{key: self.text(value) for key, value in
+                           self.mapping(item, ("run", "does")).items()})
+                for item in self.items(items)
+            )
+        return Dimension(
+            id=self.text(entry.get("id")), title=self.text(entry.get("title")),
+            descriptions={sid: descriptions[sid] for sid in subject_ids},
+            verdict=self.text(entry.get("verdict"), optional=True), notes=tuple(notes),
+            commands={sid: commands[sid] for sid in subject_ids if sid in commands},
+            sources=tuple(self.text(url) for url in self.items(entry.get("sources", []))),
+        )

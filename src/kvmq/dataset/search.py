@@ -1,0 +1,54 @@
+"""The filter index the explorer searches: one lower-cased text per dimension, built once.
+
+A query keeps the dimensions whose title, descriptions, notes or commands contain every
+word of it, case-insensitively.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from kvmq.dataset.model import Dataset, Dimension
+
+
+def search_text(dimension: Dimension) -> str:
+    """Everything a query is matched against in ``dimension``, lower-cased."""
+    parts: list[str] = [dimension.title, *dimension.descriptions.values()]
+    parts.extend(note.text for note in dimension.notes)
+    for commands in dimension.commands.values():
+        for command in commands:
+            parts.append(command.run)
+            parts.append(command.does)
+    return "\n".join(parts).lower()
+
+
+def narrows(query: str, previous: str) -> bool:
+    """True when every dimension matching ``query`` also matches ``previous``: each word of
+    ``previous`` is part of some word of ``query`` (typing on extends the query this way)."""
+    old_words = previous.lower().split()
+    new_words = query.lower().split()
+    return bool(old_words) and all(any(old in new for new in new_words) for old in old_words)
+
+
+class FilterIndex:
+    """The searchable text of every dimension of one dataset."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self._text = {id(dimension): search_text(dimension) for dimension in dataset.dimensions}
+
+    def filter(self, query: str, within: Optional[Sequence[Dimension]] = None) -> list[Dimension]:
+        """Dimensions whose text contains every word of ``query`` (case-insensitive).
+
+        ``within``: search only these (in their order), e.g. the result of a query that this
+        one narrows (see :func:`narrows`); by default every dimension, in file order.
+        """
+        words = query.lower().split()
+        candidates = self.dataset.dimensions if within is None else within
+        if not words:
+            return list(candidates)
+        text = self._text
+        if len(words) == 1:  # the usual case, and one generator fewer per dimension
+            word = words[0]
+            return [d for d in candidates if word in text[id(d)]]
+        return [d for d in candidates if all(word in text[id(d)] for word in words)]
