@@ -1,0 +1,84 @@
+"""The model: to_dict and from_dict are each other's inverse, and from_dict is strict."""
+
+from __future__ import annotations
+
+import copy
+import gc
+import threading
+from pathlib import Path
+
+import pytest
+
+from kvmq.dataset import loader
+from kvmq.dataset.collector import collector_paused
+from kvmq.dataset.model import Dataset
+
+DATASETS = Path(__file__).resolve().parent / "fixtures" / "datasets"
+
+
+@pytest.mark.parametrize("path", [loader.packaged_data_path(), *sorted(DATASETS.glob("[!b]*.yaml"))],
+                         ids=lambda p: p.name)
+def test_from_dict_inverts_to_dict(path: Path) -> None:
+    try:
+        dataset = loader.load(path, use_cache=False)
+    except Exception:
+        pytest.skip(f"{path.name} is not a valid dataset")
+    rebuilt = Dataset.from_dict(dataset.to_dict(), dataset.path)
+    assert rebuilt == dataset
+    assert rebuilt.to_dict() == dataset.to_dict()
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d.update(schema=2),
+    lambda d: d.update(schema="1"),
+    lambda d: d.update(title=""),
+    lambda d: d.update(title="bell\x07"),
+    lambda d: d.update(title="rtl\u202eoverride"),
+    lambda d: d.update(summary=None),
+    lambda d: d["subjects"].pop(),
+    lambda d: d["subjects"][0].update(id=d["subjects"][1]["id"]),
+    lambda d: d["dimensions"].clear(),
+    lambda d: d["dimensions"][0]["descriptions"].popitem(),
+    lambda d: d["dimensions"][0].update(sources="https://example.org"),
+    lambda d: d["pros"].update(nobody=[]),
+    lambda d: d["pros"][next(iter(d["pros"]))].append({"label": "x", "votes": -1}),
+    lambda d: d["pros"][next(iter(d["pros"]))].append({"label": "x", "votes": True}),
+    lambda d: d["pros"][next(iter(d["pros"]))].append({"label": "x"}),
+])
+def test_from_dict_refuses_what_a_parse_would_refuse(change) -> None:
+    data = copy.deepcopy(loader.load(loader.packaged_data_path(), use_cache=False).to_dict())
+    change(data)
+    with pytest.raises(ValueError):
+        Dataset.from_dict(data)
+
+
+def test_the_shipped_dataset_is_named_in_one_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another YAML file in data/ (sorting first, even) never changes what ships."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "aaa-other.yaml").write_text("schema: 1\n", encoding="utf-8")
+    (data / "mine.yaml").write_text("x", encoding="utf-8")
+    (data / loader.SHIPPED_MANIFEST).write_text("mine.yaml\n", encoding="utf-8")
+    monkeypatch.setattr(loader, "data_dir", lambda: data)
+    assert loader.packaged_data_path() == data / "mine.yaml"
+    assert (Path(loader.__file__).resolve().parents[3] / "data" / loader.SHIPPED_MANIFEST).is_file()
+
+
+def test_collector_pauses_never_leave_it_off() -> None:
+    """Overlapping loads on several threads restore the collector when the last one ends."""
+    assert gc.isenabled()
+    inside = threading.Barrier(4)
+
+    def pause() -> None:
+        with collector_paused():
+            inside.wait(timeout=10)
+
+    threads = [threading.Thread(target=pause) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    with collector_paused():
+        inside.wait(timeout=10)
+        assert not gc.isenabled()
+    for thread in threads:
+        thread.join()
+    assert gc.isenabled()
