@@ -1,12 +1,13 @@
 """Explain a QEMU command line option by option, with its pitfalls.
 
 Plain Python (no textual, no rich). The knowledge lives in ``data/qemu-options.yaml``
-(:mod:`kvmq.host.options`); this module parses a command line the way QEMU does and raises
+(:mod:`kvmq.dataset.qemu_options`, handed in as ``table``: the host wing never
+imports the dataset wing); this module parses a command line the way QEMU does and raises
 the findings that file declares.
 
 Public API:
 
-* :func:`explain` -- ``explain(argv, host=None) -> Explanation``
+* :func:`explain` -- ``explain(argv, host=None, table=...) -> Explanation``
 * :func:`find_invocation` -- the QEMU argv inside a script, a libvirt log or ``ps`` output
 * :func:`split_command_line` -- shell-style splitting of one command line
 * :class:`HostFacts` / :class:`BinaryFacts` -- what the findings know about this host (injectable)
@@ -26,7 +27,6 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from kvmq.host.options import FindingInfo, KindInfo, OptionInfo, OptionTable, load_options
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -316,14 +316,14 @@ def _invocation_in_line(line: str) -> Optional[list[str]]:
 
 @dataclass
 class _Context:
-    table: OptionTable
+    table: Any  # kvmq.dataset.qemu_options.OptionTable
     host: HostFacts
     program: str
     options: list[Option] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
 
     def add(self, finding_id: str, option: Optional[int] = None, **values: Any) -> None:
-        info: Optional[FindingInfo] = self.table.findings.get(finding_id)
+        info = self.table.findings.get(finding_id)
         if info is None:  # pragma: no cover - a test keeps code and file in step
             return
         self.findings.append(Finding(
@@ -340,16 +340,17 @@ def _fill(template: str, values: Mapping[str, Any]) -> str:
     return re.sub(r"\{([a-z_]+)\}", replace, template)
 
 
-def explain(argv: Sequence[str], host: Optional[HostFacts] = None,
-            table: Optional[OptionTable] = None) -> Explanation:
+def explain(argv: Sequence[str], host: Optional[HostFacts] = None, table: Any = None) -> Explanation:
     """Explain ``argv`` (program first) option by option and raise its findings.
 
     Args:
         argv: the command line as words, ``argv[0]`` the QEMU program.
         host: facts about this host for the host-dependent findings (None: skip them).
-        table: the options knowledge (default: the shipped ``qemu-options.yaml``).
+        table: the options knowledge, a :class:`kvmq.dataset.qemu_options.OptionTable`
+            (``load_options()``; :func:`kvmq.render.explain.explain_command` loads it for you).
     """
-    table = table or load_options()
+    if table is None:
+        raise TypeError("explain() needs table=kvmq.dataset.qemu_options.load_options()")
     words = [str(word) for word in argv]
     program = words[0] if words else ""
     ctx = _Context(table=table, host=host or HostFacts(), program=program)
@@ -393,7 +394,7 @@ def _positional(index: int, word: str) -> Option:
                   meaning="a disk image without an option: QEMU uses it as the first IDE disk (-hda)")
 
 
-def _parse_option(ctx: _Context, index: int, spelled: str, info: OptionInfo,
+def _parse_option(ctx: _Context, index: int, spelled: str, info: Any,
                   argument: Optional[str]) -> Option:
     base = dict(index=index, spelled=spelled, name=info.name, argument=argument,
                 meaning=info.meaning, source=info.source, versions=info.versions)
@@ -441,7 +442,7 @@ def _deprecation(ctx: _Context, position: int, what: str, deprecated: Optional[s
                 instead=instead.strip() or "plan to remove it")
 
 
-def _pairs(ctx: _Context, position: int, spelled: str, info: OptionInfo,
+def _pairs(ctx: _Context, position: int, spelled: str, info: Any,
            argument: str) -> tuple[list[tuple[str, str]], bool]:
     """``(key, value)`` pairs of a keyval argument; the flag says the first key was implied."""
     if argument.lstrip().startswith("{"):
@@ -467,7 +468,7 @@ def _pairs(ctx: _Context, position: int, spelled: str, info: OptionInfo,
     return pairs, implied_first
 
 
-def _short_boolean(ctx: _Context, position: int, spelled: str, info: Optional[OptionInfo],
+def _short_boolean(ctx: _Context, position: int, spelled: str, info: Any,
                    part: str) -> tuple[str, str]:
     key, value = part, "on"
     if part.startswith("no") and (info is None or info.suboption(part) is None):
@@ -492,7 +493,7 @@ def _global_parts(argument: str) -> tuple[SubOption, ...]:
     return tuple(parts)
 
 
-def _cpu_option(ctx: _Context, base: dict[str, Any], info: OptionInfo, argument: str) -> Option:
+def _cpu_option(ctx: _Context, base: dict[str, Any], info: Any, argument: str) -> Option:
     parts = split_keyval(argument)
     model = parts[0]
     kind = info.kinds.get(model)
@@ -803,8 +804,3 @@ def levels(findings: Iterable[Finding]) -> dict[str, int]:
     for finding in findings:
         counts[finding.level] = counts.get(finding.level, 0) + 1
     return counts
-
-
-def kind_of(option: OptionInfo, name: str) -> Optional[KindInfo]:
-    """The kind ``name`` of ``option`` (by name or alias)."""
-    return option.kinds.get(name)

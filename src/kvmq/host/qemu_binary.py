@@ -198,15 +198,15 @@ def _iommu_groups(root: Path) -> Optional[int]:
 
 
 def _kvm_usable() -> Optional[bool]:
-    from kvmq import hostcheck
+    from kvmq.host import probe
 
     try:
-        if hostcheck.real_can_open_rw(Path("/dev/kvm")) is not True:
+        if probe.real_can_open_rw(Path("/dev/kvm")) is not True:
             return False
-        version = hostcheck.real_kvm_api_version(Path("/dev/kvm"))
-    except Exception:
-        return None
-    return version == hostcheck.KVM_STABLE_API_VERSION
+        version = probe.real_kvm_api_version(Path("/dev/kvm"))
+    except OSError:
+        return False
+    return version == probe.KVM_STABLE_API_VERSION
 
 
 def gather_host_facts(program: str = "", *, root: Path = Path("/"), cross_check: bool = True,

@@ -2,7 +2,7 @@
 
 Plain Python. The file is validated with the dataset loader's YAML machinery, so every
 problem is reported as ``PATH:LINE:COL: where: what``; :func:`load_options` raises
-:class:`~kvmq.dataset.InvalidDataset` with all of them.
+:class:`~kvmq.dataset.model.InvalidDataset` with all of them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Optional, Sequence
 
-from kvmq import dataset as _loader
+from kvmq.dataset import loader as _loader
+from kvmq.dataset.model import InvalidDataset
 
 if TYPE_CHECKING:
     import yaml
@@ -106,12 +107,7 @@ class OptionTable:
 
 def packaged_options_path() -> Path:
     """``qemu-options.yaml`` inside the installed package, or in ``data/`` of a checkout."""
-    package_dir = Path(__file__).resolve().parent.parent
-    for directory in (package_dir / "data", package_dir.parent.parent / "data"):
-        candidate = directory / OPTIONS_FILE
-        if candidate.is_file():
-            return candidate
-    return package_dir / "data" / OPTIONS_FILE
+    return _loader.data_dir() / OPTIONS_FILE
 
 
 _TABLE_CACHE: dict[str, OptionTable] = {}
@@ -144,7 +140,7 @@ def loads_options(text: str, display: str = "<string>") -> OptionTable:
     if builder.errors or table is None:
         errors = sorted(builder.errors, key=lambda e: (e.line, e.col))
         limit = _loader.MAX_REPORTED_ERRORS
-        raise _loader.InvalidDataset(errors[:limit], max(0, len(errors) - limit))
+        raise InvalidDataset(errors[:limit], max(0, len(errors) - limit))
     return table
 
 

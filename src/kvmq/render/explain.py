@@ -11,17 +11,29 @@ from __future__ import annotations
 import json
 import re
 import textwrap
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence
 
 from rich.text import Text
 
-from kvmq.host.explain import Explanation, Finding, Option, levels
+from kvmq.host.explain import Explanation, Finding, HostFacts, Option, explain, levels
 
-__all__ = ["LEVEL_STYLES", "explanation_lines", "safe", "to_json", "to_markdown", "to_text"]
+__all__ = ["LEVEL_STYLES", "explain_command", "explanation_lines", "safe", "to_json", "to_markdown", "to_text"]
 
 LEVEL_STYLES = {"error": "bold red", "warning": "bold yellow", "note": "cyan"}
 _UNSAFE_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#&])")
+
+
+def explain_command(argv: Sequence[str], host: Optional[HostFacts] = None,
+                    options_path: Optional[str] = None) -> Explanation:
+    """Explain ``argv`` with the shipped options file (or ``options_path``).
+
+    Raises:
+        InvalidDataset: the options file does not validate.
+    """
+    from kvmq.dataset.qemu_options import load_options
+
+    return explain(argv, host, table=load_options(options_path))
 
 
 def safe(text: Optional[str]) -> str:
