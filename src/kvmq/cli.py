@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "command: the interactive explorer on a terminal, or 'show' when output is "
                     "piped.",
         epilog="Examples: kvmq show performance | kvmq show --format markdown > cmp.md | "
-               "kvmq pros | kvmq validate my.yaml | kvmq check",
+               "kvmq pros | kvmq validate my.yaml | kvmq check | kvmq explain -- qemu-system-x86_64 ...",
     )
     parser.add_argument("--version", action="version",
                         version=f"{PROG} {__version__} (dataset schema {SCHEMA_VERSION})")
@@ -71,6 +71,20 @@ def build_parser() -> argparse.ArgumentParser:
                                           "usable here? exit 0 yes, 1 no")
     check.add_argument("--format", choices=("text", "json"), default=argparse.SUPPRESS,
                        help="output format (default: text)")
+    explain = commands.add_parser(
+        "explain", help="explain a QEMU command line option by option, with its pitfalls; "
+                        "exit 1 when a finding is an error",
+        description="Explain a QEMU command line: kvmq explain -- qemu-system-x86_64 ARGS..., "
+                    "kvmq explain --pid PID, or kvmq explain FILE|- (a script, a libvirt log, "
+                    "ps output).")
+    explain.add_argument("source", nargs="*", metavar="FILE | -- ARGS",
+                         help="a file to search for the invocation ('-' for stdin), or after "
+                              "'--' the command line itself")
+    explain.add_argument("--pid", type=int, metavar="PID", help="explain a running process")
+    explain.add_argument("--format", choices=FORMATS, default=argparse.SUPPRESS,
+                         help="output format (default: text)")
+    explain.add_argument("--no-cross-check", action="store_true",
+                         help="do not ask the installed QEMU binary what it supports")
     return parser
 
 
@@ -101,6 +115,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     command: Optional[str] = args.command
     if command == "check":
         return _run_check(fmt)
+    if command == "explain":
+        return _run_explain(args, fmt, argv)
     if command == "validate":
         return _run_validate(args.path or getattr(args, "data", None))
     if command is None and fmt == "text" and sys.stdout.isatty() and sys.stdin.isatty():
@@ -234,6 +250,91 @@ def _run_check(fmt: str) -> int:
     else:
         render_check.render_text(report, _console())
     return EXIT_OK if report.kvm_available else 1
+
+
+def _run_explain(args: argparse.Namespace, fmt: str, argv: Optional[Sequence[str]]) -> int:
+    from kvmq.host import explain as explainer
+
+    words = list(sys.argv[1:] if argv is None else argv)
+    after_dashes = "--" in words and words.index("--") > words.index("explain") \
+        if "explain" in words else False
+    try:
+        if args.pid is not None:
+            if args.source:
+                raise UsageError("give --pid or a command line or a file, not both")
+            line = _read_cmdline(args.pid)
+        elif after_dashes:
+            line = words[words.index("--") + 1:]
+            if not line:
+                raise UsageError("nothing after '--': give the QEMU command line")
+        elif len(args.source) == 1:
+            line = explainer.find_invocation(_read_text(args.source[0]))
+        else:
+            raise UsageError("give one file, '-' for stdin, --pid PID, or -- and the command line")
+    except explainer.ExplainInputError as exc:
+        raise UsageError(str(exc)) from None
+    from kvmq.dataset.model import InvalidDataset
+    from kvmq.host.qemu_binary import gather_host_facts
+    from kvmq.render import explain as render_explain
+
+    host = gather_host_facts(line[0] if line else "", cross_check=not args.no_cross_check)
+    try:
+        explanation = render_explain.explain_command(line, host)
+    except InvalidDataset as exc:
+        raise UsageError(f"{PROG}: error: ".join(f"{entry}\n" for entry in exc.lines()).rstrip()) from None
+    if fmt == "json":
+        _write(render_explain.to_json(explanation))
+    elif fmt == "markdown":
+        _write(render_explain.to_markdown(explanation))
+    else:
+        console = _console()
+        console.print(render_explain.to_text(explanation, console.width), soft_wrap=True)
+    return 1 if explanation.has_errors else EXIT_OK
+
+
+MAX_INPUT_BYTES = 8 * 1024 * 1024
+
+
+def _read_text(name: str) -> str:
+    """A file (or stdin for '-') as text; bounded, UTF-8 only."""
+    try:
+        if name == "-":
+            raw = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        else:
+            with open(name, "rb") as handle:
+                raw = handle.read(MAX_INPUT_BYTES + 1)
+    except IsADirectoryError:
+        raise UsageError(f"{name}: is a directory: give a file with a QEMU command line") from None
+    except OSError as exc:
+        raise UsageError(f"{name}: cannot read it: {exc.strerror or exc}") from None
+    if len(raw) > MAX_INPUT_BYTES:
+        raise UsageError(f"{name}: larger than 8 MiB: that is not a script or a log of one VM")
+    if b"\x00" in raw:
+        raise UsageError(f"{name}: contains NUL bytes: give a text file, or --pid PID")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{name}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset "
+                         f"{exc.start})") from None
+
+
+def _read_cmdline(pid: int) -> list[str]:
+    """The argv of process ``pid`` from /proc (NUL-separated, exact)."""
+    from kvmq.host import explain as explainer
+
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            raw = handle.read(MAX_INPUT_BYTES)
+    except FileNotFoundError:
+        raise UsageError(f"no process {pid}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read process {pid}: {exc.strerror or exc}") from None
+    words = [word.decode("utf-8", "backslashreplace") for word in raw.split(b"\x00") if word]
+    if not words:
+        raise UsageError(f"process {pid} has no command line (a kernel thread, or it exited)")
+    if not explainer.is_qemu_program(words[0]):
+        raise UsageError(f"process {pid} is not QEMU: it runs {words[0][:80]!r}")
+    return words
 
 
 def _run_explorer(data: Optional[str]) -> int:

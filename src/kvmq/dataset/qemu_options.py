@@ -184,7 +184,7 @@ class _OptionsBuilder(_loader._Builder):
 
     # ---- pieces
 
-    def _source(self, node: yaml.Node, where: str) -> Optional[str]:
+    def _source_url(self, node: yaml.Node, where: str) -> Optional[str]:
         value = self.text(node, where, one_line=True)
         if value is None:
             return None
@@ -228,7 +228,8 @@ class _OptionsBuilder(_loader._Builder):
                 continue
             values = {key: self.text(entries[key][1], f"{where}.{key}", one_line=True)
                       for key in _FINDING if key in entries and key != "source"}
-            source = self._source(entries["source"][1], f"{where}.source") if "source" in entries else None
+            source = self._source_url(entries["source"][1], f"{where}.source") \
+                if "source" in entries else None
             level = values.get("level")
             if level is not None and level not in LEVELS:
                 self.error(entries["level"][1], f"{where}.level",
@@ -264,7 +265,7 @@ class _OptionsBuilder(_loader._Builder):
     def _optional_text(self, entries: dict, key: str, where: str) -> Optional[str]:
         return self.text(entries[key][1], f"{where}.{key}", one_line=True) if key in entries else None
 
-    def _suboptions(self, node: yaml.Node, where: str,
+    def _suboptions(self, node: Optional[yaml.Node], where: str,
                     uses: Sequence[str] = ()) -> dict[str, SubOptionInfo]:
         out: dict[str, SubOptionInfo] = {}
         for name in uses:
@@ -352,7 +353,8 @@ class _OptionsBuilder(_loader._Builder):
                 self.error(entries["implied"][1], f"{where}.implied",
                            "only a keyval option has an implied key")
             meaning = self._optional_text(entries, "meaning", where)
-            source = self._source(entries["source"][1], f"{where}.source") if "source" in entries else None
+            source = self._source_url(entries["source"][1], f"{where}.source") \
+                if "source" in entries else None
             uses = self._uses(entries, where)
             subs = self._suboptions(entries["suboptions"][1] if "suboptions" in entries else None,
                                     f"{where}.suboptions", uses)

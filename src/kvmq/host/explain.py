@@ -27,18 +27,18 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-
 __all__ = [
     "MAX_LINE_BYTES",
     "BinaryFacts",
-    "Explanation",
     "ExplainInputError",
+    "Explanation",
     "Finding",
     "HostFacts",
     "Option",
     "SubOption",
     "explain",
     "find_invocation",
+    "is_qemu_program",
     "split_command_line",
 ]
 
@@ -243,6 +243,11 @@ def _flatten(value: Any, prefix: str, out: list[tuple[str, str]]) -> None:
         out.append((prefix, str(value)))
 
 
+def is_qemu_program(word: str) -> bool:
+    """True for qemu-system-*, qemu-kvm and Debian's kvm wrapper (by name or path)."""
+    return bool(_PROGRAM_RE.search(word))
+
+
 def split_command_line(line: str) -> list[str]:
     """Split one shell command line into words (quotes and backslashes as sh does).
 
@@ -401,13 +406,13 @@ def _parse_option(ctx: _Context, index: int, spelled: str, info: Any,
     position = len(ctx.options)
     _deprecation(ctx, position, spelled, info.deprecated, info.removed)
     if argument is None or info.syntax == "value":
-        return Option(**base)  # type: ignore[arg-type]
+        return Option(**base)
     if info.syntax == "global":
-        return Option(**base, suboptions=_global_parts(argument))  # type: ignore[arg-type]
+        return Option(**base, suboptions=_global_parts(argument))
     if info.syntax == "chardev":
         kind, parts = _chardev_spec(ctx, position, spelled, argument)
         return Option(**base, kind=kind, kind_meaning=ctx.table.chardev_backends.get(kind or ""),
-                      suboptions=parts)  # type: ignore[arg-type]
+                      suboptions=parts)
     if info.syntax == "cpu":
         return _cpu_option(ctx, base, info, argument)
     pairs, implied_first = _pairs(ctx, position, spelled, info, argument)
@@ -426,7 +431,7 @@ def _parse_option(ctx: _Context, index: int, spelled: str, info: Any,
             key=key, value=value, meaning=sub.meaning if sub else None,
             value_meaning=(sub.values.get(value) or sub.values.get("*")) if sub else None,
             implied=implied_first and number == 0))
-    return Option(**base, kind=kind_name if info.kinds else None,  # type: ignore[arg-type]
+    return Option(**base, kind=kind_name if info.kinds else None,
                   kind_meaning=kind.meaning if kind else None, suboptions=tuple(subs))
 
 
@@ -669,7 +674,8 @@ def _check_drive(ctx: _Context, position: int, option: Option) -> None:
     media = option.get("media")
     if option.get("file") and media != "cdrom":
         if interface == "ide" or (interface is None and _pc_machine(ctx)):
-            ctx.add("emulated-disk", position, what=what + (" (if=ide)" if interface else " (default if=ide)"))
+            suffix = " (if=ide)" if interface else " (default if=ide)"
+            ctx.add("emulated-disk", position, what=what + suffix)
         if not option.get("format") and interface not in ("pflash",) and not option.get("driver"):
             ctx.add("format-probing", position, what=what)
     if option.get("cache") == "unsafe" or option.get("cache.no-flush") == "on":
@@ -701,9 +707,9 @@ def _check_network(ctx: _Context) -> None:
                 ctx.add("emulated-nic", position, what=f"{option.spelled} model={model}")
         elif option.name == "device" and option.kind in _EMULATED_NICS:
             ctx.add("emulated-nic", position, what=f"-device {option.kind}")
-        elif option.name == "device" and option.kind in ("vfio-pci", "vfio-pci-nohotplug"):
-            if ctx.host.iommu_groups == 0:
-                ctx.add("vfio-without-iommu", position)
+        elif option.name == "device" and option.kind in ("vfio-pci", "vfio-pci-nohotplug") \
+                and ctx.host.iommu_groups == 0:
+            ctx.add("vfio-without-iommu", position)
     if not network_given and not ctx.named("nodefaults"):
         ctx.add("user-networking", what="QEMU's default NIC (no -nic, -netdev or -nodefaults)")
 
@@ -793,9 +799,9 @@ def _cross_check(ctx: _Context, accels: list[str]) -> None:
         elif option.name == "device" and binary.devices is not None and option.kind:
             if option.kind not in binary.devices and option.kind != "help":
                 ctx.add("device-missing", position, binary=name, name=option.kind)
-        elif option.name == "cpu" and binary.cpus is not None and option.kind:
-            if option.kind not in binary.cpus and option.kind != "help":
-                ctx.add("cpu-model-missing", position, binary=name, name=option.kind)
+        elif option.name == "cpu" and binary.cpus is not None and option.kind \
+                and option.kind not in binary.cpus and option.kind != "help":
+            ctx.add("cpu-model-missing", position, binary=name, name=option.kind)
 
 
 def levels(findings: Iterable[Finding]) -> dict[str, int]:

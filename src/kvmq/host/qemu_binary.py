@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Optional
 
-from kvmq.host.explain import BinaryFacts, HostFacts
+from kvmq.host.explain import BinaryFacts, HostFacts, is_qemu_program
 
 __all__ = ["binary_facts", "gather_host_facts", "parse_accels", "parse_cpus", "parse_devices",
            "parse_machines", "resolve_binary"]
@@ -163,7 +163,7 @@ def binary_facts(path: str, *, timeout: float = TIMEOUT, run: Runner = _run,
             _write_cache(cache_file, data)
 
     def names(key: str) -> Optional[frozenset[str]]:
-        value = data.get(key)  # type: ignore[union-attr]
+        value = data.get(key)
         return frozenset(str(v) for v in value) if isinstance(value, list) and value else None
 
     return BinaryFacts(path=path, version=str(data.get("version") or ""), accels=names("accels"),
@@ -213,7 +213,7 @@ def gather_host_facts(program: str = "", *, root: Path = Path("/"), cross_check:
                       timeout: float = TIMEOUT) -> HostFacts:
     """This host's CPUs, memory, IOMMU groups, KVM, and the installed ``program`` binary."""
     binary = None
-    if cross_check:
+    if cross_check and is_qemu_program(program):
         path = resolve_binary(program)
         if path is not None:
             binary = binary_facts(path, timeout=timeout)

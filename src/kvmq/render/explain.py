@@ -17,7 +17,8 @@ from rich.text import Text
 
 from kvmq.host.explain import Explanation, Finding, HostFacts, Option, explain, levels
 
-__all__ = ["LEVEL_STYLES", "explain_command", "explanation_lines", "safe", "to_json", "to_markdown", "to_text"]
+__all__ = ["LEVEL_STYLES", "explain_command", "explanation_lines", "safe", "to_json", "to_markdown",
+           "to_text"]
 
 LEVEL_STYLES = {"error": "bold red", "warning": "bold yellow", "note": "cyan"}
 _UNSAFE_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
@@ -91,10 +92,7 @@ def explanation_lines(explanation: Explanation, width: int = 80) -> Iterator[tup
     yield "", ""
     for option in explanation.options:
         yield from ((line, "bold") for line in _wrap(_option_head(option), width, 0, 4))
-        if option.meaning is None:
-            meaning = "unknown to kvmq"
-        else:
-            meaning = option.meaning
+        meaning = "unknown to kvmq" if option.meaning is None else option.meaning
         style = "" if option.known else "yellow"
         yield from ((line, style) for line in _wrap(meaning, width, 4))
         for sub in option.suboptions:

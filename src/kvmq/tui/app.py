@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Optional
 
 from textual import on
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.screen import Screen
 from textual.widgets import Footer, Header, LoadingIndicator, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
@@ -64,6 +65,7 @@ class ExplorerApp(App[int]):
                 tooltip="filter the dimension list: every typed word must match"),
         Binding("y", "copy", "Copy", tooltip="copy the shown dimension as Markdown"),
         Binding("r", "recheck", "Re-check host", tooltip="run the host checks again (Host tab)"),
+        Binding("e", "explain", "Explain", tooltip="explain a pasted QEMU command line"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="this screen"),
         Binding("q", "quit", "Quit", tooltip="leave kvmq"),
     ]
@@ -267,6 +269,17 @@ class ExplorerApp(App[int]):
 
         for view in self.query(HostView):
             view.refresh_checks()
+
+    def action_explain(self) -> None:
+        from kvmq.tui.explain_screen import ExplainScreen
+
+        if not isinstance(self.screen, ExplainScreen):
+            self.push_screen(ExplainScreen())
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Explain a QEMU command line",
+                            "Paste a QEMU command line and see it option by option", self.action_explain)
 
     def action_help(self) -> None:
         from kvmq.tui.help_screen import HelpScreen
