@@ -85,10 +85,11 @@ def _sub_line(sub_key: str, value: str, meaning: str) -> str:
 def explanation_lines(explanation: Explanation, width: int = 80) -> Iterator[tuple[str, str]]:
     """``(line, style)`` pairs of the text form, each line at most ``width`` unless one token is longer."""
     width = max(width, 20)
-    yield _summary(explanation), "bold"
-    yield _accelerator_line(explanation), ""
+    yield from ((line, "bold") for line in _wrap(_summary(explanation), width, 0, 4))
+    yield from ((line, "") for line in _wrap(_accelerator_line(explanation), width, 0, 4))
     if explanation.cross_checked:
-        yield f"Checked against {safe(explanation.cross_checked)}", "dim"
+        yield from ((line, "dim") for line in _wrap(f"Checked against {safe(explanation.cross_checked)}",
+                                                     width, 0, 4))
     yield "", ""
     for option in explanation.options:
         yield from ((line, "bold") for line in _wrap(_option_head(option), width, 0, 4))
