@@ -232,6 +232,45 @@ def measure_cli(runner: Runner, runs: int) -> list[Figure]:
                    samples=times["show"], floor_samples=times["floor"])]
 
 
+def explain_line(options: int = 300) -> str:
+    """A libvirt-like QEMU command line with ``options`` options (disks, NICs, devices)."""
+    parts = ["/usr/bin/qemu-system-x86_64", "-name guest=bench,debug-threads=on", "-S",
+             "-machine pc-q35-7.2,usb=off,dump-guest-core=off", "-accel kvm", "-cpu host,migratable=on",
+             "-m size=4194304k", "-smp 4,sockets=1,cores=4,threads=1", "-nodefaults"]
+    unit = 0
+    while len(parts) - 1 < options:
+        parts += [
+            f"-blockdev '{{\"driver\":\"file\",\"filename\":\"/var/lib/images/d{unit}.qcow2\","
+            f"\"node-name\":\"s{unit}\",\"discard\":\"unmap\"}}'",
+            f"-blockdev '{{\"node-name\":\"f{unit}\",\"driver\":\"qcow2\",\"file\":\"s{unit}\"}}'",
+            f"-device virtio-blk-pci,drive=f{unit},id=disk{unit},bus=pcie.0",
+            f"-netdev tap,id=n{unit},fd={100 + unit},vhost=on",
+            f"-device virtio-net-pci,netdev=n{unit},mac=52:54:00:00:00:{unit % 256:02x}",
+        ]
+        unit += 1
+    return " ".join(parts[:options + 1]) + "\n"
+
+
+def measure_explain(runner: Runner, runs: int, scratch: Path) -> list[Figure]:
+    line = scratch / "explain-300.sh"
+    line.write_text(explain_line(300), encoding="utf-8")
+    script = Path(sys.executable).with_name("kvmq")
+    explain = [str(script)] if script.is_file() else [sys.executable, "-m", "kvmq"]
+    explain += ["explain", "--no-cross-check", str(line)]
+    floor = [sys.executable, "-c", "import rich.console, yaml"]
+    runner.run(explain)
+    times: dict[str, list[float]] = {"explain": [], "floor": []}
+    for run in range(runs):
+        for kind in (("explain", "floor") if run % 2 == 0 else ("floor", "explain")):
+            times[kind].append(runner.run(explain if kind == "explain" else floor)[0])
+    floor_time = median(times["floor"])
+    # The budget is absolute: at most 50 ms more than the floor.
+    return [Figure("kvmq explain 300", SHIPPED, median(times["explain"]), floor_time,
+                   (floor_time + 0.050) / floor_time if floor_time else None,
+                   note="budget: floor + 50 ms; floor: python -c 'import rich.console, yaml'",
+                   samples=times["explain"], floor_samples=times["floor"])]
+
+
 def measure_interaction(runner: Runner, datasets: Sequence[Data], runs: int, moves: int) -> list[Figure]:
     argv = runner.script("interact.py", "--runs", str(runs), "--moves", str(moves),
                          "--word", generate.FILTER_WORD)
@@ -347,6 +386,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if "cli" in groups:
             print("kvmq show ...", file=sys.stderr)
             figures += measure_cli(runner, runs)
+            figures += measure_explain(runner, runs, scratch)
         for data in datasets:
             print(f"dataset {data.label} ({data.count} dimensions) ...", file=sys.stderr)
             parser_floor = 0.0

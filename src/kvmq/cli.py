@@ -288,7 +288,10 @@ def _run_explain(args: argparse.Namespace, fmt: str, argv: Optional[Sequence[str
         _write(render_explain.to_markdown(explanation))
     else:
         console = _console()
-        console.print(render_explain.to_text(explanation, console.width), soft_wrap=True)
+        if console.is_terminal and not console.no_color:
+            console.print(render_explain.to_text(explanation, console.width), soft_wrap=True)
+        else:  # a pipe: the same lines, without styles, written at once
+            _write(render_explain.to_plain(explanation, console.width))
     return 1 if explanation.has_errors else EXIT_OK
 
 

@@ -10,14 +10,10 @@ can write them and they are small.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
-import shutil
 import stat
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -36,6 +32,8 @@ Runner = Callable[[list[str], float], Optional[str]]
 
 def _run(argv: list[str], timeout: float) -> Optional[str]:
     """Stdout of ``argv`` (None on any failure or timeout); never raises."""
+    import subprocess  # only when a binary is asked: explain's start stays small
+
     env = {"LC_ALL": "C", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     try:
         done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -91,6 +89,8 @@ def resolve_binary(program: str) -> Optional[str]:
         return None
     if "/" in program and os.access(program, os.X_OK) and os.path.isfile(program):
         return program
+    import shutil
+
     return shutil.which(os.path.basename(program))
 
 
@@ -104,6 +104,8 @@ def _cache_key(path: str) -> Optional[str]:
         info = os.stat(path)
     except OSError:
         return None
+    import hashlib
+
     ident = f"{CACHE_FORMAT}:{os.path.realpath(path)}:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
     return hashlib.blake2b(ident.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
 
@@ -128,6 +130,8 @@ def _read_cache(file: Path) -> Optional[dict]:
 
 
 def _write_cache(file: Path, data: dict) -> None:
+    import tempfile
+
     with contextlib.suppress(OSError):
         file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(dir=file.parent, prefix=".tmp-")

@@ -18,7 +18,7 @@ from rich.text import Text
 from kvmq.host.explain import Explanation, Finding, HostFacts, Option, explain, levels
 
 __all__ = ["LEVEL_STYLES", "explain_command", "explanation_lines", "safe", "to_json", "to_markdown",
-           "to_text"]
+           "to_plain", "to_text"]
 
 LEVEL_STYLES = {"error": "bold red", "warning": "bold yellow", "note": "cyan"}
 _UNSAFE_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
@@ -47,6 +47,8 @@ def safe(text: Optional[str]) -> str:
 
 def _wrap(text: str, width: int, indent: int, hanging: int = 0) -> list[str]:
     """Wrap at spaces only; a token longer than the line stays whole."""
+    if indent + len(text) <= width:  # most lines: no wrapping needed
+        return [" " * indent + text]
     first = " " * indent
     rest = " " * (indent + hanging)
     return textwrap.wrap(text, width=max(width, indent + hanging + 10), initial_indent=first,
@@ -130,6 +132,11 @@ def _finding_lines(explanation: Explanation, finding: Finding, width: int) -> It
     for line in lines[1:]:
         yield line, ""
     yield from ((line, "") for line in _wrap(f"fix: {safe(finding.fix)}", width, 10, 5))
+
+
+def to_plain(explanation: Explanation, width: int = 80) -> str:
+    """The text form without styles (for a pipe or NO_COLOR)."""
+    return "\n".join(line for line, _style in explanation_lines(explanation, width)) + "\n"
 
 
 def to_text(explanation: Explanation, width: int = 80) -> Text:
