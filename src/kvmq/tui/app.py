@@ -65,7 +65,7 @@ class ExplorerApp(App[int]):
                 tooltip="filter the dimension list: every typed word must match"),
         Binding("y", "copy", "Copy", tooltip="copy the shown dimension as Markdown"),
         Binding("r", "recheck", "Re-check host", tooltip="run the host checks again (Host tab)"),
-        Binding("e", "explain", "Explain", tooltip="explain a pasted QEMU command line"),
+        Binding("e", "explain", "Explain", show=False, tooltip="explain a pasted QEMU command line"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="this screen"),
         Binding("q", "quit", "Quit", tooltip="leave kvmq"),
     ]
