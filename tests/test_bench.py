@@ -14,6 +14,7 @@ BENCHMARKS = ROOT / "benchmarks"
 
 EXPECTED = {
     ("kvmq show", "shipped"),
+    ("kvmq explain 300 lines' cost", "shipped"),
     ("kvmq explain 300", "shipped"),
     *((name, dataset) for dataset in ("shipped", "20") for name in (
         "load cold", "load warm", "startup warm", "startup cold", "peak RSS",
