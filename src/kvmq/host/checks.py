@@ -71,7 +71,7 @@ def _check_cpu_flags(f: Facts) -> Check:
             hint = "virtualization may be off in the firmware setup, or kvm is not loaded"
             if f.in_container:
                 hint = "this looks like a container: start it with `--device /dev/kvm`"
-            return Check(cid, Status.WARN, f"{names} present, but no /dev/kvm: kvm.api decides",
+            return Check(cid, Status.WARN, f"{names} present, but no /dev/kvm",
                          hint, facts)
         return Check(cid, Status.WARN, f"{names} present, but the KVM probe failed: it decides",
                      "see kvm.api and kvm.firmware", facts)
@@ -143,7 +143,8 @@ def _check_access(f: Facts) -> Check:
         return Check(cid, Status.FAIL, f"{user} cannot open /dev/kvm read-write",
                      "`dmesg | grep -i kvm`", facts)
     exc = f.access
-    finding = f"{user} cannot open /dev/kvm read-write: {err(exc)}; it is {_owner(f, dev)}"
+    code = errno_mod.errorcode.get(exc.errno or 0, "") or err(exc)
+    finding = f"{user} may not open it ({code}): {_owner(f, dev)}"
     if exc.errno not in (errno_mod.EACCES, errno_mod.EPERM):
         return Check(cid, Status.FAIL, finding, "`dmesg | grep -i kvm`", facts)
     group = f.host.group_name(dev.gid)
@@ -158,11 +159,7 @@ def _check_access(f: Facts) -> Check:
         else:
             hint = f"`sudo usermod -aG {group} {login}`, then log out and in again"
         return Check(cid, Status.FAIL, finding, hint, facts)
-    hint = (
-        "give it a group with a udev rule: "
-        '`KERNEL=="kvm", GROUP="kvm", MODE="0660"` in /etc/udev/rules.d/65-kvm.rules, '
-        f"then `sudo udevadm trigger` and `sudo usermod -aG kvm {login}`"
-    )
+    hint = f'a udev rule `KERNEL=="kvm", GROUP="kvm", MODE="0660"`, then add {login} to kvm'
     return Check(cid, Status.FAIL, finding, hint, facts)
 
 
@@ -193,7 +190,7 @@ _CREATE_HINTS = {
     errno_mod.ENFILE: "the system is out of file descriptors",
     errno_mod.EPERM: "a security policy (SELinux, seccomp, a container) forbids it",
     errno_mod.EACCES: "a security policy (SELinux, seccomp, a container) forbids it",
-    errno_mod.EINVAL: "the kernel refused the default VM; QEMU fails the same way: `dmesg | grep -i kvm`",
+    errno_mod.EINVAL: "QEMU fails the same way: `dmesg | grep -i kvm`",
 }
 
 
@@ -218,7 +215,7 @@ def _check_vm(f: Facts) -> Check:
     if not isinstance(exc, OSError):
         return Check(cid, Status.FAIL, f"{step} failed", "`dmesg | grep -i kvm`", facts)
     hint = _CREATE_HINTS.get(exc.errno or 0, "`dmesg | grep -i kvm`")
-    where = "a VM was created, but " if step == "KVM_CREATE_VCPU" else ""
+    where = "VM created, but " if step == "KVM_CREATE_VCPU" else ""
     return Check(cid, Status.FAIL, f"{where}{step} failed: {err(exc)}", hint,
                  (*facts, ("errno", errno_mod.errorcode.get(exc.errno or 0))))
 
@@ -232,11 +229,10 @@ def _check_firmware(f: Facts) -> Check:
     if not lines:
         return Check(cid, Status.PASS, "no 'disabled by BIOS' in the kernel log",
                      facts=(("disabled_by_bios", False),))
-    setting = {"intel": "Intel Virtualization Technology (VT-x)", "amd": "SVM Mode (AMD-V)"}.get(
-        f.vendor, "VT-x or SVM")
+    setting = {"intel": "VT-x", "amd": "SVM"}.get(f.vendor, "VT-x or SVM")
     return Check(cid, Status.WARN if f.kvm_works else Status.FAIL,
                  f"kernel log: '{clean_text(lines[0], 100)}'",
-                 f"turn on {setting} in the firmware setup, then power-cycle",
+                 f"enable {setting} in the firmware setup, then power-cycle",
                  (("disabled_by_bios", True), ("message", clean_text(lines[0], 200))))
 
 
@@ -269,7 +265,7 @@ def _check_vhost(f: Facts) -> Check:
     hint = "`sudo modprobe vhost_net`"
     if f.in_container:
         hint += " on the container's host, then pass `--device /dev/vhost-net`"
-    return _check_char_dev(f, "vhost-net", "/dev/vhost-net", "in-kernel virtio-net acceleration", hint)
+    return _check_char_dev(f, "vhost-net", "/dev/vhost-net", "in-kernel virtio-net", hint)
 
 
 def _check_tun(f: Facts) -> Check:
@@ -291,8 +287,9 @@ def _verdict(f: Facts) -> Verdict:
         return Verdict(True, SUMMARY_AVAILABLE, reason)
     if f.api_ok and f.vm is not None:
         step, exc = ("KVM_CREATE_VM", f.vm.vm) if f.vm.vm is not True else ("KVM_CREATE_VCPU", f.vm.vcpu)
-        why = err(exc) if isinstance(exc, OSError) else "failed"
-        return Verdict(False, SUMMARY_TCG, f"/dev/kvm answers, but {step} failed: {why} (see kvm.vm)")
+        code = errno_mod.errorcode.get(exc.errno or 0, "") if isinstance(exc, OSError) else ""
+        why = f" with {code}" if code else ""
+        return Verdict(False, SUMMARY_TCG, f"/dev/kvm answers, but {step} failed{why}: see kvm.vm")
     if f.kvm_dev is None:
         if f.in_container:
             reason = "no /dev/kvm, and this looks like a container that was not given it"

@@ -60,8 +60,8 @@ def _check_host_vm(f: Facts) -> Check:
     return Check(
         cid,
         Status.NOTE,
-        f"this host is a virtual machine{what} ({', '.join(evidence)})",
-        "its guests are nested: slower, and the outer host must allow nested virtualization",
+        f"a virtual machine{what} ({', '.join(evidence)})",
+        "guests here are nested: slower, and the outer host must allow nested virtualization",
         facts,
     )
 
@@ -82,14 +82,14 @@ def _check_ppc64_hv(f: Facts) -> Check:
 # cgroups: what libvirt needs to limit and pin guests
 
 _CGROUP_COST = {
-    "cpu": "CPU shares and quotas",
-    "cpuacct": "CPU accounting",
-    "cpuset": "pinning vCPUs to host CPUs",
-    "memory": "memory limits",
-    "io": "disk I/O limits",
-    "blkio": "disk I/O limits",
-    "devices": "device access control",
-    "pids": "process limits",
+    "cpu": "share CPU time",
+    "cpuacct": "account CPU time",
+    "cpuset": "pin vCPUs to host CPUs",
+    "memory": "limit memory",
+    "io": "limit disk I/O",
+    "blkio": "limit disk I/O",
+    "devices": "control device access",
+    "pids": "limit processes",
 }
 CGROUP_V2_NEEDED: tuple[str, ...] = ("cpu", "cpuset", "memory", "io", "pids")
 CGROUP_V1_NEEDED: tuple[str, ...] = ("cpu", "cpuacct", "cpuset", "memory", "devices", "blkio")
@@ -110,26 +110,27 @@ def _check_cgroups(f: Facts) -> Check:
     if v2_list is not None:
         version, have = "v2", sorted(set(v2_list.split()))
         needed = CGROUP_V2_NEEDED
-        hint_tail = "enable it in the parent's cgroup.subtree_control (systemd: `Delegate=yes`)"
+        hint_tail = "enable it in the parent's cgroup.subtree_control"
     else:
         have = _v1_controllers(f)
         version, needed = "v1", CGROUP_V1_NEEDED
         if f.mounted("cgroup2"):
             version = "v1 (hybrid)"
-        hint_tail = "mount it, e.g. `sudo mount -t cgroup -o cpuset cgroup /sys/fs/cgroup/cpuset`"
+        hint_tail = "mount the missing controllers under /sys/fs/cgroup"
     missing = [name for name in needed if name not in have]
     facts: tuple[tuple[str, Fact], ...] = (
         ("version", version.split()[0] if have or v2_list is not None else None),
         ("controllers", tuple(have)), ("missing", tuple(missing)),
     )
     if v2_list is None and not have:
-        return Check(cid, Status.WARN, "no cgroup controllers mounted: libvirt cannot limit guests",
-                     "mount cgroup2 at /sys/fs/cgroup (systemd does this at boot)", facts)
+        return Check(cid, Status.WARN, "no cgroups mounted: libvirt cannot limit guests",
+                     "mount cgroup2 at /sys/fs/cgroup (systemd does it at boot)", facts)
     if not missing:
         return Check(cid, Status.PASS, f"cgroup {version}: {', '.join(needed)}", facts=facts)
     costs = ", ".join(dict.fromkeys(_CGROUP_COST[name] for name in missing))
+    costs = " or ".join(costs.rsplit(", ", 1))
     return Check(cid, Status.WARN,
-                 f"cgroup {version} without {', '.join(missing)}: libvirt has no {costs}",
+                 f"cgroup {version} without {', '.join(missing)}: libvirt cannot {costs}",
                  hint_tail, facts)
 
 
@@ -165,9 +166,10 @@ def _check_iommu_firmware(f: Facts) -> Check:
     if not f.host.exists("/sys/firmware/acpi/tables") and f.machine in ARM64_MACHINES:
         return Check(cid, Status.NOTE, "no ACPI tables (device-tree firmware): cannot tell", facts=facts)
     what = " or ".join(_TABLE_WHAT.get(t, t) for t in expected.split(" or "))
+    viommu = "amd-iommu" if f.vendor == "amd" else "intel-iommu"
     if bool(f.flags and "hypervisor" in f.flags):
         return Check(cid, Status.NOTE, f"no ACPI {expected} table: this VM has no IOMMU",
-                     "only for PCI passthrough: give the VM a vIOMMU (`-device intel-iommu`)",
+                     f"only for PCI passthrough: give the VM a vIOMMU (`-device {viommu}`)",
                      facts)
     return Check(cid, Status.WARN, f"no ACPI {expected} table: the firmware shows no IOMMU",
                  f"only for PCI passthrough: enable {what} in the firmware setup", facts)
@@ -290,7 +292,8 @@ def _size(count: int) -> str:
     value = float(count)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit in ("B", "KiB") or value >= 100 else f"{value:.1f} {unit}"
+            whole = unit in ("B", "KiB") or value >= 100 or value == int(value)
+            return f"{value:.0f} {unit}" if whole else f"{value:.1f} {unit}"
         value /= 1024
     return f"{count} B"
 
@@ -362,8 +365,8 @@ def _check_hugepages(f: Facts) -> Check:
         return Check(cid, Status.SKIP, "no hugepage support found", facts=facts)
     if not reserved:
         sizes = ", ".join(_size(size) for size, _, _ in sorted(pools))
-        return Check(cid, Status.NOTE, f"none reserved ({sizes} pages); guests use normal pages",
-                     "for hugepage-backed guests: `sudo sysctl vm.nr_hugepages=N`", facts)
+        return Check(cid, Status.NOTE, f"no hugepages reserved ({sizes} sizes)",
+                     "to back guests with them: `sudo sysctl vm.nr_hugepages=N`", facts)
     parts = ", ".join(f"{total} x {_size(size)} ({free} free)" for size, total, free in sorted(reserved))
     if not mounts:
         return Check(cid, Status.WARN, f"reserved {parts}, but no hugetlbfs mounted",

@@ -75,7 +75,7 @@ def _describe_failure(result: RunResult, what: str, timeout: float) -> str:
     if result.timed_out:
         return f"did not answer {what} within {timeout:g} s"
     if result.truncated:
-        return f"wrote more than {OUTPUT_LIMIT // 1024} KiB for {what}: stopped"
+        return f"{what} wrote over {OUTPUT_LIMIT // 1024} KiB: stopped"
     if result.error:
         return f"could not run: {clean_text(result.error, 80)}"
     tail = clean_text(result.stdout, 60)
@@ -166,7 +166,7 @@ def program_checks(host: Host, kvm_works: bool) -> list[Check]:
                     cid,
                     Status.WARN,
                     f"{version + ' ' if version else ''}in {where}: {prog.problem}",
-                    "this binary is broken or hangs: reinstall it or take it off PATH",
+                    "broken or hung: reinstall it or take it off PATH",
                     facts,
                 )
             )
