@@ -164,10 +164,12 @@ def _verdict_block(report: Report, width: int) -> list[Text]:
     summary.append("Summary: ", style="bold")
     summary.append_text(summary_text(report))
     lines = _place(wrap(summary.plain, width), 0, width) if cell_len(summary.plain) > width else [summary]
+    said = wrap(clean_text(verdict.summary), width - len(label))
     head = Text()
     head.append(label, style="bold")
-    head.append(clean_text(verdict.summary), style=style)
+    head.append(said[0] if said else "", style=style)
     lines.append(head)
+    lines.extend(_place(said[1:], len(label), width, style))
     reason = clean_text(verdict.reason, 400)
     if reason:
         lines.extend(_place(wrap(reason, width - len(label)), len(label), width))
