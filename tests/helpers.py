@@ -11,15 +11,22 @@ cannot live in a tree is described in ``host.json`` at the top of the tree::
         "/dev/kvm": {"type": "char", "mode": "0660", "uid": 0, "gid": 108, "rdev": [10, 232]}
       },
       "kvm_api_version": 12,
-      "path": ["/usr/bin"]
+      "kvm_create_vm": {"vm": true, "vcpu": true, "nr_vcpus": 4, "max_vcpus": 1024},
+      "path": ["/usr/bin"],
+      "hostname": "intel-kvm",
+      "kernel": "6.8.0-test"
     }
 
 ``devices`` maps absolute paths to node facts (``type``: char, block, file or dir); a device
 not listed does not exist. Opening a listed device follows the owner/group/other bits for
 ``user`` (uid 0 opens anything). ``kvm_api_version`` is what the ioctl answers once the open
-succeeded: a number, or an errno name such as ``"ENOTTY"``. ``path`` lists the PATH
+succeeded: a number, or an errno name such as ``"ENOTTY"``. ``kvm_create_vm`` is what creating
+a VM and its vCPU gives: ``vm`` and ``vcpu`` are true or an errno name (``"EBUSY"``), and the
+vCPU limits (all optional; by default both steps work). ``path`` lists the PATH
 directories inside the tree, ``timeout`` the per-program timeout. Programs are real scripts in
-the tree and run for real. Keyword arguments replace any field afterwards.
+the tree and run for real, and ``dev/kmsg``, when present, is the kernel log (a plain file).
+``hostname`` and ``kernel`` default to the tree's name and ``6.8.0-test``; the clock is fixed.
+Keyword arguments replace any field afterwards.
 """
 
 from __future__ import annotations
@@ -27,11 +34,15 @@ from __future__ import annotations
 import errno as errno_mod
 import json
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Optional, Union
 
 from kvmq.dataset.model import Dataset
-from kvmq.host.probe import DEFAULT_TIMEOUT, KVM_STABLE_API_VERSION, DeviceInfo, Host, UserInfo
+from kvmq.host.probe import DEFAULT_TIMEOUT, KVM_STABLE_API_VERSION, DeviceInfo, Host, UserInfo, VmProof
+
+#: The time every fake host reports.
+FIXED_TIME = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
 
 def host_from_tree(root: Path, **overrides: Any) -> Host:
@@ -80,6 +91,21 @@ def host_from_tree(root: Path, **overrides: Any) -> Host:
             raise _oserror(api_answer, path)
         return int(api_answer)
 
+    vm_spec = spec.get("kvm_create_vm", {})
+
+    def step(value: object, path: Path) -> Union[bool, OSError]:
+        return _oserror(value, path) if isinstance(value, str) else bool(value)
+
+    def fake_create_vm(path: Path) -> VmProof:
+        opened = fake_open(path)
+        if isinstance(opened, OSError):
+            return VmProof(vm=opened)
+        limits = {"nr_vcpus": vm_spec.get("nr_vcpus", 4), "max_vcpus": vm_spec.get("max_vcpus", 1024)}
+        vm = step(vm_spec.get("vm", True), path)
+        if vm is not True:
+            return VmProof(vm=vm, **limits)
+        return VmProof(vm=True, vcpu=step(vm_spec.get("vcpu", True), path), **limits)
+
     values: dict[str, Any] = {
         "root": root,
         "machine": str(spec.get("machine", "x86_64")),
@@ -89,7 +115,11 @@ def host_from_tree(root: Path, **overrides: Any) -> Host:
         "stat_device": lookup,
         "can_open_rw": fake_open,
         "kvm_api_version": fake_api,
+        "kvm_create_vm": fake_create_vm,
         "group_name": groups.get,
+        "hostname": lambda: str(spec.get("hostname", root.name)),
+        "kernel": lambda: str(spec.get("kernel", "6.8.0-test")),
+        "clock": lambda: FIXED_TIME,
     }
     values.update(overrides)
     return Host(**values)

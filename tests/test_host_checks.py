@@ -51,7 +51,9 @@ def test_fixture_scripts_are_executable() -> None:
 
 
 def test_required_fixtures_exist() -> None:
-    for name in ("intel-kvm", "amd-no-access", "nested-guest", "container-no-kvm", "aarch64", "qemu-hang"):
+    for name in ("intel-kvm", "amd-no-access", "nested-guest", "container-no-kvm", "aarch64", "qemu-hang",
+                 "intel-tdx", "amd-sev-snp", "iommu-not-enabled", "cgroup-v1", "cgroup-v2-no-cpuset",
+                 "vm-create-ebusy", "firmware-disabled", "qemu-flood", "qemu-background"):
         assert name in FIXTURES
 
 
@@ -65,8 +67,22 @@ def test_every_check_has_known_shape(reports: dict[str, Report]) -> None:
         "kvm.nested",
         "vhost-net",
         "tun",
-        "iommu",
+        "kvm.vm",
+        "kvm.firmware",
+        "host.vm",
+        "kvm.ppc64-hv",
+        "cgroups",
+        "iommu.firmware",
+        "iommu.kernel",
+        "secure.amd-sev",
+        "secure.intel-tdx",
+        "secure.s390-pv",
+        "host.cpus",
+        "host.memory",
+        "host.hugepages",
         "qemu.binaries",
+        "qemu.img",
+        "libvirt.virsh",
     }
     for name, report in reports.items():
         ids = [c.id for c in report.checks]
@@ -99,15 +115,19 @@ def test_intel_kvm(reports: dict[str, Report]) -> None:
     assert "vmx" in check(report, "cpu.virt-flags").finding
     assert "kvm_intel" in check(report, "kvm.modules").finding
     assert "nested=Y" in check(report, "kvm.nested").finding
-    assert check(report, "iommu").finding.startswith("4 IOMMU groups")
+    assert check(report, "iommu.kernel").finding.startswith("4 IOMMU groups")
+    assert check(report, "iommu.firmware").status is Status.PASS
+    vm = check(report, "kvm.vm")
+    assert vm.status is Status.PASS and "created a VM" in vm.finding
+    assert vm.fact("max_vcpus") == 1024 and vm.fact("vcpu_created") is True
     x86 = check(report, "qemu.binaries.qemu-system-x86_64")
     assert x86.status is Status.PASS
     assert "8.2.2" in x86.finding and "kvm" in x86.finding
-    assert "/usr/bin/qemu-system-x86_64" in x86.finding
+    assert "in /usr/bin" in x86.finding and x86.fact("path") == "/usr/bin/qemu-system-x86_64"
     arm = check(report, "qemu.binaries.qemu-system-aarch64")
-    assert arm.status is Status.INFO and "another architecture" in arm.finding
-    assert check(report, "qemu.img").finding.endswith("8.2.2")
-    assert check(report, "libvirt.virsh").finding.endswith("10.0.0")
+    assert arm.status is Status.NOTE and "another architecture" in arm.finding
+    assert check(report, "qemu.img").finding.startswith("8.2.2")
+    assert check(report, "libvirt.virsh").finding.startswith("10.0.0")
 
 
 def test_amd_without_access(reports: dict[str, Report]) -> None:
@@ -124,14 +144,21 @@ def test_amd_without_access(reports: dict[str, Report]) -> None:
     api = check(report, "kvm.api")
     assert api.status is Status.FAIL and "kvm.access" in api.hint
     assert "kvm_amd nested=1" in check(report, "kvm.nested").finding
+    assert check(report, "kvm.vm").status is Status.SKIP
 
 
 def test_nested_guest_trusts_the_probe(reports: dict[str, Report]) -> None:
     report = reports["nested-guest"]
     assert report.kvm_available
     flags = check(report, "cpu.virt-flags")
-    assert flags.status is Status.INFO
+    assert flags.status is Status.NOTE
     assert "/dev/kvm works" in flags.finding
+    assert check(report, "kvm.vm").status is Status.PASS
+    vm = check(report, "host.vm")
+    assert vm.status is Status.NOTE and "KVM" in vm.finding and "nested" in vm.hint
+    assert vm.fact("virtual") is True and "kernel log" in str(vm.fact("evidence"))
+    cgroups = check(report, "cgroups")
+    assert cgroups.status is Status.PASS and "hybrid" in cgroups.finding
     assert "kvm_pvm" in check(report, "kvm.modules").finding
     assert "hide vmx/svm" in report.verdict.reason
     assert check(report, "vhost-net").status is Status.WARN
@@ -150,8 +177,9 @@ def test_container_without_dev_kvm(reports: dict[str, Report]) -> None:
     assert "no /dev/kvm" in check(report, "kvm.api").finding
     # The flags say yes, the probe says no: the report says so.
     flags = check(report, "cpu.virt-flags")
-    assert flags.status is Status.WARN and "kvm.api" in flags.finding
+    assert flags.status is Status.WARN and "no /dev/kvm" in flags.finding
     assert check(report, "tun").status is Status.WARN
+    assert "--device /dev/net/tun" in check(report, "tun").hint
 
 
 def test_aarch64(reports: dict[str, Report]) -> None:
@@ -159,6 +187,10 @@ def test_aarch64(reports: dict[str, Report]) -> None:
     assert report.kvm_available
     assert check(report, "cpu.virt-flags").status is Status.SKIP
     assert "built into the kernel" in check(report, "kvm.modules").finding
+    assert check(report, "kvm.modules").status is Status.NOTE
+    assert check(report, "kvm.vm").status is Status.PASS
+    assert "IORT" in check(report, "iommu.firmware").finding
+    assert check(report, "iommu.kernel").status is Status.PASS
     assert check(report, "qemu.binaries.qemu-system-aarch64").status is Status.PASS
     assert check(report, "qemu.binaries.qemu-system-x86_64").status is Status.INFO
 
@@ -166,9 +198,12 @@ def test_aarch64(reports: dict[str, Report]) -> None:
 def test_firmware_disabled(reports: dict[str, Report]) -> None:
     report = reports["firmware-disabled"]
     assert not report.kvm_available
-    assert "disabled in firmware" in report.verdict.reason
+    assert "disabled by the firmware" in report.verdict.reason
     assert check(report, "kvm.modules").status is Status.WARN
     assert "modprobe kvm_intel" in check(report, "kvm.modules").hint
+    firmware = check(report, "kvm.firmware")
+    assert firmware.status is Status.FAIL and "disabled by BIOS" in firmware.finding
+    assert "VT-x" in firmware.hint and firmware.fact("disabled_by_bios") is True
 
 
 def test_hanging_qemu_is_a_warning_not_a_hang() -> None:
@@ -181,7 +216,8 @@ def test_hanging_qemu_is_a_warning_not_a_hang() -> None:
     assert hung.status is Status.WARN
     assert "did not answer --version within 0.5 s" in hung.finding
     summary = check(report, "qemu.binaries")
-    assert summary.status is Status.WARN and "qemu-system-x86_64" in summary.finding
+    assert summary.status is Status.WARN and "1 not answering" in summary.finding
+    assert summary.fact("not_answering") == ("qemu-system-x86_64",)
     # The probe decides: KVM still works even though this QEMU is broken.
     assert report.kvm_available
 
@@ -319,3 +355,179 @@ def test_real_host_smoke() -> None:
     except OSError:
         works = False
     assert report.kvm_available is works
+
+
+# --------------------------------------------------------------------------
+# The paths issue 11 added, one fixture host each
+
+
+def test_intel_with_tdx(reports: dict[str, Report]) -> None:
+    report = reports["intel-tdx"]
+    assert report.kvm_available
+    assert check(report, "secure.intel-tdx").status is Status.PASS
+    assert check(report, "secure.amd-sev").status is Status.SKIP
+    assert check(report, "secure.amd-sev").fact("applies") is False
+    huge = check(report, "host.hugepages")
+    assert huge.status is Status.PASS and "1024 x 2 MiB" in huge.finding and "/dev/hugepages" in huge.finding
+    assert check(report, "cgroups").status is Status.PASS
+    assert check(report, "iommu.kernel").status is Status.PASS
+    assert check(report, "kvm.vm").fact("nr_vcpus") == 16
+    assert check(report, "host.cpus").fact("online") == 16
+    assert check(report, "host.memory").fact("total_bytes") == 65536000 * 1024
+
+
+def test_amd_with_sev_snp(reports: dict[str, Report]) -> None:
+    report = reports["amd-sev-snp"]
+    sev = check(report, "secure.amd-sev")
+    assert sev.status is Status.PASS
+    assert "SEV-SNP" in sev.finding and "/dev/sev" in sev.finding
+    assert sev.fact("sev_snp") is True and sev.fact("dev_sev") is True
+    assert check(report, "secure.intel-tdx").status is Status.SKIP
+    assert "IVRS" in check(report, "iommu.firmware").finding
+
+
+def test_sev_off_in_the_module_is_a_note(tmp_path: Path) -> None:
+    import shutil
+
+    tree = tmp_path / "host"
+    shutil.copytree(HOSTS / "amd-sev-snp", tree, symlinks=True)
+    for name in ("sev", "sev_es", "sev_snp"):
+        (tree / "sys/module/kvm_amd/parameters" / name).write_text("N\n")
+    sev = check(run_checks(host_from_tree(tree)), "secure.amd-sev")
+    assert sev.status is Status.NOTE and "kvm_amd.sev=1" in sev.hint
+
+
+def test_iommu_in_firmware_but_not_enabled(reports: dict[str, Report]) -> None:
+    report = reports["iommu-not-enabled"]
+    assert check(report, "iommu.firmware").status is Status.PASS
+    kernel = check(report, "iommu.kernel")
+    assert kernel.status is Status.WARN
+    assert "`intel_iommu=on iommu=pt`" in kernel.hint
+    assert kernel.fact("cmdline_add") == ("intel_iommu=on", "iommu=pt")
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "expected"),
+    [
+        ("root=/dev/sda1 iommu=pt", "add `intel_iommu=on`"),
+        ("root=/dev/sda1 intel_iommu=off", "remove `intel_iommu=off` and add `intel_iommu=on iommu=pt`"),
+        ("root=/dev/sda1 intel_iommu=on iommu=pt", "`dmesg | grep -i -e DMAR -e IOMMU`"),
+    ],
+)
+def test_iommu_hint_reads_the_command_line(tmp_path: Path, cmdline: str, expected: str) -> None:
+    import shutil
+
+    tree = tmp_path / "host"
+    shutil.copytree(HOSTS / "iommu-not-enabled", tree, symlinks=True)
+    (tree / "proc/cmdline").write_text(cmdline + "\n")
+    assert expected in check(run_checks(host_from_tree(tree, path_dirs=())), "iommu.kernel").hint
+
+
+def test_cgroup_v1(reports: dict[str, Report]) -> None:
+    cgroups = check(reports["cgroup-v1"], "cgroups")
+    assert cgroups.status is Status.PASS and cgroups.finding.startswith("cgroup v1:")
+    assert cgroups.fact("version") == "v1" and "blkio" in str(cgroups.fact("controllers"))
+
+
+def test_cgroup_v2_without_cpuset(reports: dict[str, Report]) -> None:
+    cgroups = check(reports["cgroup-v2-no-cpuset"], "cgroups")
+    assert cgroups.status is Status.WARN
+    assert "without cpuset" in cgroups.finding and "pin vCPUs" in cgroups.finding
+    assert cgroups.fact("missing") == ("cpuset",)
+    assert "cgroup.subtree_control" in cgroups.hint
+
+
+def test_create_vm_busy(reports: dict[str, Report]) -> None:
+    report = reports["vm-create-ebusy"]
+    assert not report.kvm_available
+    vm = check(report, "kvm.vm")
+    assert vm.status is Status.FAIL and "EBUSY" in vm.finding
+    assert "VirtualBox" in vm.hint
+    assert check(report, "kvm.api").status is Status.PASS  # the API alone is not proof
+    assert "KVM_CREATE_VM failed with EBUSY" in report.verdict.reason
+
+
+def test_vcpu_creation_failure_is_explained() -> None:
+    def vcpu_fails(path: Path) -> hostcheck.VmProof:
+        return hostcheck.VmProof(vm=True, vcpu=OSError(errno.EINVAL, os.strerror(errno.EINVAL)))
+
+    report = run_checks(fake_host("intel-kvm", kvm_create_vm=vcpu_fails, path_dirs=()))
+    vm = check(report, "kvm.vm")
+    assert vm.status is Status.FAIL and "KVM_CREATE_VCPU" in vm.finding and "EINVAL" in vm.finding
+    assert not report.kvm_available
+
+
+def test_real_vm_probe_closes_everything() -> None:
+    # On this machine: whatever the answer, no file descriptor stays open.
+    before = set(os.listdir("/proc/self/fd"))
+    proof = hostcheck.real_kvm_create_vm(Path("/dev/kvm"))
+    assert set(os.listdir("/proc/self/fd")) == before
+    assert proof.vm is not None
+
+
+def test_real_kernel_log_reader(tmp_path: Path) -> None:
+    log = tmp_path / "kmsg"
+    log.write_text("6,1,0,-;hello\n")
+    assert hostcheck.real_kernel_log(log) == "6,1,0,-;hello\n"
+    assert hostcheck.real_kernel_log(tmp_path / "missing") is None
+
+
+def test_identity(reports: dict[str, Report]) -> None:
+    ident = reports["intel-kvm"].identity
+    assert ident.hostname == "intel-kvm" and ident.kernel == "6.8.0-test"
+    assert ident.machine == "x86_64" and ident.time == "2026-01-02T03:04:05Z"
+    assert ident.os == "Debian GNU/Linux 12 (bookworm)"
+    assert ident.kvmq_version
+
+
+# --------------------------------------------------------------------------
+# Issue 17, items 9 and 10: probed programs are bounded in output and time
+
+
+def test_flooding_qemu_is_stopped() -> None:
+    start = time.monotonic()
+    report = run_checks(fake_host("qemu-flood", timeout=5.0))
+    assert time.monotonic() - start < 3
+    for name in ("qemu-system-x86_64", "qemu-system-i386"):
+        row = check(report, f"qemu.binaries.{name}")
+        assert row.status is Status.WARN and "64 KiB" in row.finding
+
+
+def test_run_program_reads_a_bounded_amount() -> None:
+    result = hostcheck.run_program(["/bin/sh", "-c", "exec yes"], 5.0)
+    assert result.truncated and not result.ok
+    assert len(result.stdout) <= hostcheck.OUTPUT_LIMIT
+
+
+def test_background_child_holding_the_pipe_counts_as_answered() -> None:
+    start = time.monotonic()
+    report = run_checks(fake_host("qemu-background", timeout=3.0))
+    assert time.monotonic() - start < 1.5
+    row = check(report, "qemu.binaries.qemu-system-x86_64")
+    assert row.status is Status.PASS and "8.2.2" in row.finding and "kvm" in row.finding
+
+
+def test_many_hung_binaries_share_one_deadline(tmp_path: Path) -> None:
+    import shutil
+
+    tree = tmp_path / "host"
+    shutil.copytree(HOSTS / "qemu-hang", tree, symlinks=True)
+    hung = tree / "usr/bin/qemu-system-x86_64"
+    for index in range(40):
+        shutil.copy2(hung, tree / f"usr/bin/qemu-system-hung{index:02d}")
+    start = time.monotonic()
+    report = run_checks(host_from_tree(tree, timeout=0.5))
+    elapsed = time.monotonic() - start
+    assert elapsed < 2.5, elapsed  # one timeout (and a little), not 41 / 8 of them
+    assert len([c for c in report.checks if c.id.startswith("qemu.binaries.qemu-system-hung")]) == 40
+    assert "41 not answering" in check(report, "qemu.binaries").finding
+
+
+def test_cancel_stops_running_probes() -> None:
+    import threading
+
+    host = fake_host("qemu-hang", timeout=30.0)
+    threading.Timer(0.3, host.cancel.set).start()
+    start = time.monotonic()
+    run_checks(host)
+    assert time.monotonic() - start < 3

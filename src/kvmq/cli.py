@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="host check: is hardware-accelerated virtualization (/dev/kvm) "
                                           "usable here? exit 0 yes, 1 no")
     check.add_argument("--format", choices=("text", "json"), default=argparse.SUPPRESS,
-                       help="output format (default: text)")
+                       help="output format (default: text; json is described in docs/host-check.md)")
+    check.add_argument("-q", "--quiet", action="store_true",
+                       help="text: leave out the checks that pass (the summary and verdict stay)")
     explain = commands.add_parser(
         "explain", help="explain a QEMU command line option by option, with its pitfalls; "
                         "exit 1 when a finding is an error",
@@ -114,7 +116,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     fmt: str = getattr(args, "format", "text")
     command: Optional[str] = args.command
     if command == "check":
-        return _run_check(fmt)
+        return _run_check(fmt, quiet=args.quiet)
     if command == "explain":
         return _run_explain(args, fmt, argv)
     if command == "validate":
@@ -240,16 +242,38 @@ def _run_validate(path: Optional[str]) -> int:
     return EXIT_OK
 
 
-def _run_check(fmt: str) -> int:
+def _run_check(fmt: str, *, quiet: bool = False) -> int:
     from kvmq.host import checks as hostcheck
     from kvmq.render import host as render_check
 
     report = hostcheck.run_checks()
+    # The exit status is the verdict, whatever becomes of the output (a closed pipe, a full
+    # disk, no stdout at all): decided before anything is written.
+    status = EXIT_OK if report.kvm_available else 1
     if fmt == "json":
-        _write(render_check.to_json(report))
+        text = render_check.to_json(report) + "\n"
     else:
-        render_check.render_text(report, _console())
-    return EXIT_OK if report.kvm_available else 1
+        import io
+
+        from rich.console import Console
+
+        screen = _console()
+        height = screen.size.height if screen.is_terminal else None
+        # Rendered into memory, in the terminal's colours and width, and written below.
+        buffer = io.StringIO()
+        console = Console(file=buffer, width=screen.width, force_terminal=screen.is_terminal,
+                          color_system=screen.color_system, no_color=screen.no_color,  # type: ignore[arg-type]
+                          highlight=False, soft_wrap=False)
+        render_check.render_text(report, console, quiet=quiet, height=height)
+        text = buffer.getvalue()
+    try:
+        if sys.stdout is None:
+            return status
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        _silence_stdout()
+    return status
 
 
 def _run_explain(args: argparse.Namespace, fmt: str, argv: Optional[Sequence[str]]) -> int:

@@ -10,28 +10,53 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 SUMMARY_AVAILABLE = "KVM acceleration available"
 SUMMARY_TCG = "QEMU will run without KVM (TCG software emulation)"
 
+#: Version of the JSON document ``kvmq check --format json`` writes (docs/host-check.md).
+#: Raised only when a field changes meaning or goes away; new fields and check ids keep it.
+REPORT_SCHEMA = 1
+#: What the document is, so that a fleet merge can tell it from other JSON.
+REPORT_KIND = "kvmq.host-check"
+
+#: A fact for machines: what a fleet report compares across hosts.
+Fact = Union[str, int, float, bool, None, tuple[str, ...]]
+
 
 class Status(str, Enum):
+    """The levels operators know from ``virt-host-validate``, plus SKIP."""
+
     PASS = "pass"
     WARN = "warn"
     FAIL = "fail"
-    INFO = "info"
+    NOTE = "note"
     SKIP = "skip"
+    # The first structure's name for NOTE; an alias, so old callers keep working.
+    INFO = "note"
+
+
+#: Order of the levels in summaries and JSON counts.
+STATUS_ORDER: tuple[Status, ...] = (Status.PASS, Status.WARN, Status.FAIL, Status.NOTE, Status.SKIP)
 
 
 @dataclass(frozen=True)
 class Check:
-    """One finding about the host.  ``hint`` says what to do; empty on pass."""
+    """One finding about the host.  ``hint`` says what to do; empty on pass.
+
+    ``facts`` carry the same finding as plain values (counts, names, booleans) for machines;
+    keys are stable per check id (docs/host-check.md).
+    """
 
     id: str
     status: Status
     finding: str
     hint: str = ""
+    facts: tuple[tuple[str, Fact], ...] = ()
+
+    def fact(self, key: str) -> Fact:
+        return dict(self.facts).get(key)
 
 
 @dataclass(frozen=True)
@@ -40,11 +65,28 @@ class Verdict:
     summary: str
     reason: str
 
+    @property
+    def accelerator(self) -> str:
+        return "kvm" if self.kvm_available else "tcg"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Which machine the report is about, and when it was made."""
+
+    hostname: str = ""
+    kernel: str = ""
+    machine: str = ""
+    os: str = ""
+    kvmq_version: str = ""
+    time: str = ""  # ISO 8601, UTC
+
 
 @dataclass(frozen=True)
 class Report:
     checks: tuple[Check, ...]
     verdict: Verdict
+    identity: Identity = Identity()
 
     @property
     def kvm_available(self) -> bool:
@@ -56,18 +98,44 @@ class Report:
                 return check
         return None
 
+    def counts(self) -> dict[Status, int]:
+        """How many checks have each status, in :data:`STATUS_ORDER`."""
+        found = {status: 0 for status in STATUS_ORDER}
+        for check in self.checks:
+            found[check.status] += 1
+        return found
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain data in a stable shape (the JSON output is built from this)."""
+        """Plain data in the stable shape of docs/host-check.md (the JSON output)."""
+        ident = self.identity
         return {
-            "checks": [
-                {"id": c.id, "status": c.status.value, "finding": c.finding, "hint": c.hint}
-                for c in self.checks
-            ],
+            "schema": REPORT_SCHEMA,
+            "kind": REPORT_KIND,
+            "host": {
+                "hostname": ident.hostname,
+                "kernel": ident.kernel,
+                "machine": ident.machine,
+                "os": ident.os,
+            },
+            "kvmq_version": ident.kvmq_version,
+            "time": ident.time,
             "verdict": {
                 "kvm_available": self.verdict.kvm_available,
+                "accelerator": self.verdict.accelerator,
                 "summary": self.verdict.summary,
                 "reason": self.verdict.reason,
             },
+            "counts": {status.value: count for status, count in self.counts().items()},
+            "checks": [
+                {
+                    "id": c.id,
+                    "status": c.status.value,
+                    "finding": c.finding,
+                    "hint": c.hint,
+                    "facts": {key: list(v) if isinstance(v, tuple) else v for key, v in c.facts},
+                }
+                for c in self.checks
+            ],
         }
 
 
@@ -95,8 +163,3 @@ def clean_text(value: object, limit: int = 240) -> str:
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return text
-
-
-# --------------------------------------------------------------------------
-# The host interface
-

@@ -4,27 +4,37 @@
   directory (``Path("/")`` on a real host), so a fixture tree can stand in for a machine.
 * ``stat_device``: facts about device nodes (``/dev/kvm``, ...); a fixture tree cannot hold
   character devices, so this is a callable.
-* ``can_open_rw`` and ``kvm_api_version``: the probes that touch ``/dev/kvm`` itself.
-* ``run``: runs a program with a timeout and never raises.
+* ``can_open_rw``, ``kvm_api_version`` and ``kvm_create_vm``: the probes that touch
+  ``/dev/kvm`` itself (the last one creates a VM and a vCPU, then closes them).
+* ``kernel_log``: the kernel's ring buffer (``/dev/kmsg``), or ``None`` when it is not readable.
+* ``run``: runs a program with a timeout and never raises; ``None`` means :func:`run_program`,
+  which reads at most :data:`OUTPUT_LIMIT` bytes and stops when ``cancel`` is set.
+* ``hostname``, ``kernel`` and ``clock``: the report's identity.
 * ``path_dirs``: where executables are looked for (below ``root``).
 * ``user`` and ``group_name``: who we are, to explain permission problems.
 
-Tests build fake hosts from fixture trees with ``tests/fakehost.py``.
+Tests build fake hosts from fixture trees with ``tests/helpers.host_from_tree``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno as errno_mod
 import fcntl
 import fnmatch
 import grp
 import os
 import platform
 import pwd
+import selectors
 import signal
+import socket
 import stat as stat_mod
 import subprocess
+import threading
+import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
@@ -32,8 +42,24 @@ from typing import Callable, Optional, Sequence, Union
 KVM_GET_API_VERSION = 0xAE00
 #: The only API version the kernel has answered since Linux 2.6.22.
 KVM_STABLE_API_VERSION = 12
+#: ``_IO(KVMIO, 0x01)``: a VM file descriptor (argument: the machine type, 0 by default).
+KVM_CREATE_VM = 0xAE01
+#: ``_IO(KVMIO, 0x03)``: on the system fd, what the kernel supports.
+KVM_CHECK_EXTENSION = 0xAE03
+#: ``_IO(KVMIO, 0x41)``: on a VM fd, a vCPU file descriptor (argument: the vCPU id).
+KVM_CREATE_VCPU = 0xAE41
+#: The recommended number of vCPUs per VM (``KVM_CHECK_EXTENSION``).
+KVM_CAP_NR_VCPUS = 9
+#: The most vCPUs a VM may have.
+KVM_CAP_MAX_VCPUS = 66
 #: Default per-program timeout in seconds.
 DEFAULT_TIMEOUT = 3.0
+#: At most this much of a probed program's output is read; then it is killed.
+OUTPUT_LIMIT = 64 * 1024
+#: At most this much of the kernel log is read.
+KERNEL_LOG_LIMIT = 4 * 1024 * 1024
+# How often a running probe looks at its deadline and the cancel flag.
+_POLL = 0.05
 
 
 @dataclass(frozen=True)
@@ -42,10 +68,30 @@ class RunResult:
     returncode: Optional[int] = None
     timed_out: bool = False
     error: Optional[str] = None
+    #: The output went over :data:`OUTPUT_LIMIT`; ``stdout`` holds its start.
+    truncated: bool = False
 
     @property
     def ok(self) -> bool:
-        return not self.timed_out and self.error is None and self.returncode == 0
+        return not self.timed_out and self.error is None and self.returncode == 0 and not self.truncated
+
+
+@dataclass(frozen=True)
+class VmProof:
+    """What creating a VM and one vCPU on ``/dev/kvm`` gave.
+
+    ``vm`` and ``vcpu`` are True, the error, or None when not tried (the step before failed).
+    ``nr_vcpus`` and ``max_vcpus`` come from ``KVM_CHECK_EXTENSION`` (None: not answered).
+    """
+
+    vm: Union[bool, OSError, None] = None
+    vcpu: Union[bool, OSError, None] = None
+    nr_vcpus: Optional[int] = None
+    max_vcpus: Optional[int] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.vm is True and self.vcpu is True
 
 
 @dataclass(frozen=True)
@@ -154,12 +200,96 @@ def real_kvm_api_version(path: Path) -> int:
         os.close(fd)
 
 
-def run_program(argv: Sequence[str], timeout: float) -> RunResult:
-    """Run ``argv`` and capture stdout+stderr; never raises, never hangs.
+def real_kvm_create_vm(path: Path) -> VmProof:
+    """Create a VM and vCPU 0 as QEMU would, read the vCPU limits, and close everything.
 
-    The child gets its own session so that, on timeout, the whole process
-    group is killed: a wrapper script's grandchildren would otherwise keep the
-    pipe open and ``communicate()`` would wait for them.
+    Never raises: a failed step is recorded in the result.  Only access to ``path`` is needed.
+    """
+    fds: list[int] = []
+    try:
+        try:
+            kvm = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        except OSError as exc:
+            return VmProof(vm=exc)
+        fds.append(kvm)
+        limits: list[Optional[int]] = []
+        for cap in (KVM_CAP_NR_VCPUS, KVM_CAP_MAX_VCPUS):
+            try:
+                answer = int(fcntl.ioctl(kvm, KVM_CHECK_EXTENSION, cap))
+            except OSError:
+                answer = 0
+            limits.append(answer if answer > 0 else None)
+        nr_vcpus, max_vcpus = limits
+        try:
+            vm = int(fcntl.ioctl(kvm, KVM_CREATE_VM, 0))
+        except OSError as exc:
+            return VmProof(vm=exc, nr_vcpus=nr_vcpus, max_vcpus=max_vcpus)
+        fds.append(vm)
+        try:
+            fds.append(int(fcntl.ioctl(vm, KVM_CREATE_VCPU, 0)))
+        except OSError as exc:
+            return VmProof(vm=True, vcpu=exc, nr_vcpus=nr_vcpus, max_vcpus=max_vcpus)
+        return VmProof(vm=True, vcpu=True, nr_vcpus=nr_vcpus, max_vcpus=max_vcpus)
+    finally:
+        for fd in reversed(fds):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def real_kernel_log(path: Path) -> Optional[str]:
+    """The kernel log from ``/dev/kmsg`` (or a plain file standing in for it), bounded.
+
+    ``None`` when it cannot be read (``kernel.dmesg_restrict`` keeps it from unprivileged
+    users).  Records come back as ``"pri,seq,time,flags;message"`` lines, as the kernel
+    writes them.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while size < KERNEL_LOG_LIMIT:
+            try:
+                chunk = os.read(fd, 8192)
+            except BlockingIOError:
+                break  # the end of the ring buffer
+            except OSError as exc:
+                if exc.errno == errno_mod.EPIPE:  # a record was overwritten while reading
+                    continue
+                if not chunks:
+                    return None
+                break
+            if not chunk:
+                break
+            chunks.append(chunk if chunk.endswith(b"\n") else chunk + b"\n")
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    # The whole session: a wrapper script's children would otherwise live on.
+    with contextlib.suppress(OSError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        proc.kill()
+
+
+def run_program(
+    argv: Sequence[str],
+    timeout: float,
+    cancel: Optional[threading.Event] = None,
+    limit: int = OUTPUT_LIMIT,
+) -> RunResult:
+    """Run ``argv`` and capture stdout+stderr; never raises, never hangs, never floods.
+
+    The child gets its own session, and its whole process group is killed once it is done:
+    on timeout, on ``cancel``, when it wrote more than ``limit`` bytes (kept: the first
+    ``limit``), and also when it exited but left a background child holding the pipe open
+    (that counts as answered, with what it wrote).
     """
     env = dict(os.environ, LC_ALL="C", LANG="C")
     try:
@@ -173,17 +303,71 @@ def run_program(argv: Sequence[str], timeout: float) -> RunResult:
         )
     except OSError as exc:
         return RunResult(error=exc.strerror or str(exc))
+    assert proc.stdout is not None
+    out = bytearray()
+    timed_out = truncated = cancelled = False
+    deadline = time.monotonic() + max(0.0, timeout)
+    stream = proc.stdout
+    fd = stream.fileno()
+    os.set_blocking(fd, False)
     try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(OSError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_READ)
+            exited = False
+            while True:
+                if cancel is not None and cancel.is_set():
+                    cancelled = True
+                    break
+                if not exited and proc.poll() is not None:
+                    exited = True  # drain what is there, then stop: EOF may never come
+                now = time.monotonic()
+                if not exited and now >= deadline:
+                    timed_out = True
+                    break
+                ready = selector.select(0 if exited else min(_POLL, deadline - now))
+                if not ready:
+                    if exited:
+                        break
+                    continue
+                try:
+                    chunk = os.read(fd, 65536)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+                if len(out) >= limit:
+                    del out[limit:]
+                    truncated = True
+                    break
+    finally:
+        _kill_group(proc)
+        stream.close()
         with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.communicate(timeout=1.0)
-        if proc.poll() is None:
-            proc.kill()
+            proc.wait(timeout=1.0)
+    if cancelled:
+        return RunResult(error="cancelled")
+    if timed_out:
         return RunResult(timed_out=True)
-    return RunResult(stdout=out.decode("utf-8", "replace"), returncode=proc.returncode)
+    return RunResult(
+        stdout=out.decode("utf-8", "replace"),
+        returncode=proc.returncode,
+        truncated=truncated,
+    )
+
+
+def _default_hostname() -> str:
+    return socket.gethostname()
+
+
+def _default_kernel() -> str:
+    return platform.release()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -198,8 +382,24 @@ class Host:
     stat_device: Callable[[Path], Optional[DeviceInfo]] = real_stat_device
     can_open_rw: Callable[[Path], Union[bool, OSError]] = real_can_open_rw
     kvm_api_version: Callable[[Path], int] = real_kvm_api_version
-    run: Callable[[Sequence[str], float], RunResult] = run_program
+    kvm_create_vm: Callable[[Path], VmProof] = real_kvm_create_vm
+    kernel_log: Callable[[Path], Optional[str]] = real_kernel_log
+    run: Optional[Callable[[Sequence[str], float], RunResult]] = None
     group_name: Callable[[int], Optional[str]] = _default_group_name
+    hostname: Callable[[], str] = _default_hostname
+    kernel: Callable[[], str] = _default_kernel
+    clock: Callable[[], datetime] = _utc_now
+    #: Set it to stop: running programs are killed, no new ones start.
+    cancel: threading.Event = field(default_factory=threading.Event, compare=False)
+
+    def execute(self, argv: Sequence[str], timeout: Optional[float] = None) -> RunResult:
+        """Run a program through ``run`` (the real :func:`run_program` by default)."""
+        if self.cancel.is_set():
+            return RunResult(error="cancelled")
+        wait = self.timeout if timeout is None else timeout
+        if self.run is None:
+            return run_program(argv, wait, cancel=self.cancel)
+        return self.run(argv, wait)
 
     def path(self, absolute: str) -> Path:
         """Map a host path such as ``/proc/cpuinfo`` below ``root``."""
