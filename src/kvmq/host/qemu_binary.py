@@ -31,18 +31,12 @@ Runner = Callable[[list[str], float], Optional[str]]
 
 
 def _run(argv: list[str], timeout: float) -> Optional[str]:
-    """Stdout of ``argv`` (None on any failure or timeout); never raises."""
-    import subprocess  # only when a binary is asked: explain's start stays small
+    """Output of ``argv`` (None on any failure or timeout); never raises, never hangs or floods:
+    the host wing's one way of running a program (bounded output, the process group killed)."""
+    from kvmq.host.probe import run_program  # only when a binary is asked: explain's start stays small
 
-    env = {"LC_ALL": "C", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-    try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, timeout=timeout, env=env, check=False)
-    except (OSError, subprocess.SubprocessError, ValueError):
-        return None
-    if done.returncode != 0:
-        return None
-    return done.stdout[:MAX_OUTPUT].decode("utf-8", "replace")
+    result = run_program(argv, timeout, limit=MAX_OUTPUT)
+    return result.stdout if result.ok else None
 
 
 def parse_accels(text: str) -> frozenset[str]:
