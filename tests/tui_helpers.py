@@ -40,7 +40,8 @@ def make_app(dataset: Optional[Dataset] = None, host: Optional[Host] = None) -> 
     return ExplorerApp(dataset or shipped(), host=host or fake_host())
 
 
-_SVG_TEXT = re.compile(r'<text [^>]*?x="([0-9.]+)"[^>]*?clip-path="url\(#[^)]*-line-([0-9]+)\)">([^<]*)</text>')
+_SVG_TEXT = re.compile(
+    r'<text [^>]*?x="([0-9.]+)"[^>]*?clip-path="url\(#[^)]*-line-([0-9]+)\)">([^<]*)</text>')
 # Rich's SVG export places each cell 0.61 em of a 20 px font apart.
 _CELL = 12.2
 
