@@ -156,6 +156,8 @@ class ExplorerApp(App[int]):
     async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.name != "load":
             return
+        if not self.is_running or not self.query(Footer):
+            return  # quitting: nothing to show the result in
         if event.state == WorkerState.SUCCESS:
             result = event.worker.result
             assert isinstance(result, Dataset)
