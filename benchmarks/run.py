@@ -6,8 +6,8 @@
 
 Each figure is a median of ``--runs`` runs (keystrokes: median and p95 of every keystroke),
 reported as a ratio to its floor measured in the same run, interleaved with it so both see
-the same noise. Prints a table and writes ``benchmarks/results/<timestamp>.json`` and
-``latest.json``. Everything runs as subprocesses with ``XDG_CACHE_HOME`` pointing into a
+the same noise. Prints a table and writes ``benchmarks/results/latest.json`` (the
+README's table is the record). Everything runs as subprocesses with ``XDG_CACHE_HOME`` pointing into a
 scratch directory, so the user's cache is never touched.
 
 Figures (the issue's budgets):
@@ -437,13 +437,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started))
     text = json.dumps(result, indent=2) + "\n"
-    for name in (f"{stamp}.json", "latest.json"):
+    for name in ("latest.json",):
         temporary = out / f".{name}.tmp"
         temporary.write_text(text, encoding="utf-8")
         os.replace(temporary, out / name)
-    print(f"results: {out / f'{stamp}.json'}", file=sys.stderr)
+    print(f"results: {out / 'latest.json'}", file=sys.stderr)
     return 0
 
 

@@ -16,6 +16,7 @@ EXPECTED = {
     ("kvmq show", "shipped"),
     ("kvmq explain 300 lines' cost", "shipped"),
     ("kvmq explain 300", "shipped"),
+    ("kvmq explain 300 lines' cost", "shipped"),
     *((name, dataset) for dataset in ("shipped", "20") for name in (
         "load cold", "load warm", "startup warm", "startup cold", "peak RSS",
         "filter key median", "filter key p95", "highlight move",
@@ -43,8 +44,7 @@ def test_quick_run_writes_every_figure(quick_run: tuple[subprocess.CompletedProc
     assert done.returncode == 0, done.stderr[-3000:]
     latest = json.loads((out / "latest.json").read_text(encoding="utf-8"))
     stamped = [p for p in out.glob("*.json") if p.name != "latest.json"]
-    assert len(stamped) == 1
-    assert json.loads(stamped[0].read_text(encoding="utf-8")) == latest
+    assert stamped == []  # the README's table is the record, not a history of runs
     found = {(f["name"], f["dataset"]) for f in latest["figures"]}
     assert found == EXPECTED
     for figure in latest["figures"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -12,7 +13,16 @@ from kvmq.tui.comparison_pane import ComparisonPane
 from kvmq.tui.dimension_list import DimensionList
 from kvmq.tui.filter_bar import FilterBar
 from kvmq.tui.help_screen import HelpScreen
-from tests.tui_helpers import fixture, make_app, screen_text, shipped
+from tests.tui_helpers import (
+    TUI_FIXTURES,
+    fake_host,
+    fixture,
+    make_app,
+    screen_text,
+    shipped,
+    started,
+    wait_until,
+)
 
 SIZE = (120, 36)
 
@@ -31,7 +41,7 @@ def heading_positions(app, dataset) -> list[tuple[int, int]]:
 async def test_first_dimension_highlighted_and_described_at_start() -> None:
     dataset = shipped()
     app = make_app(dataset)
-    async with app.run_test(size=SIZE) as pilot:
+    async with started(app, size=SIZE) as pilot:
         await pilot.pause()
         dimension_list = app.query_one(DimensionList)
         first = dataset.dimensions[0]
@@ -53,7 +63,7 @@ async def test_first_dimension_highlighted_and_described_at_start() -> None:
 async def test_moving_through_the_list_updates_the_pane(keys: list[str], index: int) -> None:
     dataset = shipped()
     app = make_app(dataset)
-    async with app.run_test(size=SIZE) as pilot:
+    async with started(app, size=SIZE) as pilot:
         await pilot.press(*keys)
         await pilot.pause()
         highlighted = app.query_one(DimensionList).highlighted
@@ -69,7 +79,7 @@ async def test_moving_through_the_list_updates_the_pane(keys: list[str], index: 
 
 async def test_number_keys_switch_tabs_and_show_their_content() -> None:
     app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with started(app, size=SIZE) as pilot:
         tabs = app.query_one(TabbedContent)
         await pilot.press("2")
         await pilot.pause()
@@ -86,10 +96,7 @@ async def test_number_keys_switch_tabs_and_show_their_content() -> None:
         assert tabs.active == "summary"
         assert "StackShare" in screen_text(app)
         await pilot.press("4")
-        for _ in range(50):
-            await pilot.pause(0.05)
-            if "KVM acceleration available" in screen_text(app):
-                break
+        await wait_until(pilot, lambda: "KVM acceleration available" in screen_text(app))
         assert tabs.active == "host"
         assert "KVM acceleration available" in screen_text(app)
         await pilot.press("1")
@@ -100,7 +107,7 @@ async def test_number_keys_switch_tabs_and_show_their_content() -> None:
 
 async def test_clicking_a_tab_switches_to_it() -> None:
     app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with started(app, size=SIZE) as pilot:
         await pilot.click("#tabs Tab#--content-tab-summary")
         await pilot.pause()
         assert app.query_one(TabbedContent).active == "summary"
@@ -108,7 +115,7 @@ async def test_clicking_a_tab_switches_to_it() -> None:
 
 async def test_tab_moves_focus_between_list_and_pane_and_pane_scrolls() -> None:
     app = make_app()
-    async with app.run_test(size=(80, 16)) as pilot:
+    async with started(app, size=(80, 16)) as pilot:
         pane = app.query_one(ComparisonPane)
         await pilot.press("tab")
         assert app.focused is pane
@@ -122,7 +129,7 @@ async def test_tab_moves_focus_between_list_and_pane_and_pane_scrolls() -> None:
 async def test_filter_narrows_counts_keeps_and_clears() -> None:
     dataset = shipped()
     app = make_app(dataset)
-    async with app.run_test(size=SIZE) as pilot:
+    async with started(app, size=SIZE) as pilot:
         await pilot.press("slash")
         await pilot.pause()
         assert isinstance(app.focused, Input)
@@ -151,7 +158,7 @@ async def test_filter_narrows_counts_keeps_and_clears() -> None:
 async def test_filter_needs_every_word_and_searches_descriptions() -> None:
     dataset = shipped()
     app = make_app(dataset)
-    async with app.run_test(size=SIZE) as pilot:
+    async with started(app, size=SIZE) as pilot:
         await pilot.press("slash", *"VFIO iommu")
         await pilot.pause()
         visible = app.query_one(DimensionList).shown_dimensions
@@ -163,21 +170,34 @@ async def test_filter_needs_every_word_and_searches_descriptions() -> None:
 
 async def test_filter_with_no_match_says_so() -> None:
     app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("slash", *"zzzq")
+    async with started(app, size=SIZE) as pilot:
+        await pilot.press("G", "slash", *"zzzq")
         await pilot.pause()
-        assert "No dimension matches 'zzzq'" in screen_text(app)
-        await pilot.press("escape")
+        screen = screen_text(app)
+        assert "No dimension matches 'zzzq'" in screen
+        # The pane says so too, instead of what the partial "z" matched.
+        pane = app.query_one(ComparisonPane)
+        assert pane.dimension is None
+        assert "No dimension matches 'zzzq'" in "\n".join(pane.plain_lines())
+        # Enter leaves the input, so that a key after it is a command, not text.
+        await pilot.press("enter", "y")
+        await pilot.pause()
+        assert app.query_one(FilterBar).query_text == "zzzq"
+        assert not isinstance(app.focused, Input)
+        await pilot.press("slash", "escape")
         await pilot.pause()
         assert "No dimension matches" not in screen_text(app)
-        assert app.query_one(DimensionList).display
+        # Back on the dimension the user was on before filtering.
+        last = app.dataset.dimensions[-1]
+        assert app.query_one(DimensionList).current is last
+        assert pane.dimension is last
 
 
 async def test_palette_jumps_to_a_dimension() -> None:
     dataset = shipped()
     target = dataset.dimensions[-2]
     app = make_app(dataset)
-    async with app.run_test(size=SIZE) as pilot:
+    async with started(app, size=SIZE) as pilot:
         await pilot.press("2")
         await pilot.press("ctrl+p")
         await pilot.pause()
@@ -192,24 +212,26 @@ async def test_palette_jumps_to_a_dimension() -> None:
 async def test_copy_puts_the_dimension_as_markdown_on_the_clipboard() -> None:
     dataset = shipped()
     app = make_app(dataset)
-    async with app.run_test(size=SIZE) as pilot:
+    async with started(app, size=SIZE) as pilot:
+        notes: list[str] = []
+        notify = app.notify
+        app.notify = lambda message, **kw: (notes.append(message), notify(message, **kw))[1]  # type: ignore[method-assign]
         await pilot.press("j", "y")
         await pilot.pause()
         second = dataset.dimensions[1]
         assert app.clipboard.startswith(f"## {second.title}\n")
         assert "**KVM:**" in app.clipboard and "**QEMU:**" in app.clipboard
-        messages = [notification.message for notification in app._notifications]
-        assert f"Copied '{second.title}' as Markdown" in messages
+        assert notes == [f"Copied '{second.title}' as Markdown"]
 
 
 async def test_help_screen_lists_keys_and_escape_closes_it() -> None:
     app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with started(app, size=SIZE) as pilot:
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)
-        for expected in ("Filter", "Copy", "Quit", "Ctrl+P", "j k", "Tab"):
+        for expected in ("filter", "copy", "leave", "^p", "j", "tab"):
             assert expected in text
         await pilot.press("escape")
         await pilot.pause()
@@ -218,7 +240,7 @@ async def test_help_screen_lists_keys_and_escape_closes_it() -> None:
 
 async def test_q_quits() -> None:
     app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with started(app, size=SIZE) as pilot:
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
@@ -226,7 +248,7 @@ async def test_q_quits() -> None:
 
 async def test_q_types_into_the_filter_instead_of_quitting() -> None:
     app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with started(app, size=SIZE) as pilot:
         await pilot.press("slash", "q", "1")
         await pilot.pause()
         assert app.is_running
@@ -235,7 +257,7 @@ async def test_q_types_into_the_filter_instead_of_quitting() -> None:
 
 async def test_markup_looking_text_is_shown_literally() -> None:
     app = make_app(fixture("markup.yaml"))
-    async with app.run_test(size=SIZE) as pilot:
+    async with started(app, size=SIZE) as pilot:
         await pilot.pause()
         screen = screen_text(app)
         assert "[bold]x Brackets" in screen
@@ -252,7 +274,7 @@ async def test_markup_looking_text_is_shown_literally() -> None:
 async def test_three_subjects_get_three_columns() -> None:
     dataset = fixture("three-subjects.yaml")
     app = make_app(dataset)
-    async with app.run_test(size=(150, 30)) as pilot:
+    async with started(app, size=(150, 30)) as pilot:
         await pilot.pause()
         positions = heading_positions(app, dataset)
         assert len({y for y, _ in positions}) == 1
@@ -265,7 +287,7 @@ async def test_three_subjects_get_three_columns() -> None:
 async def test_subjects_stack_below_100_columns_and_list_moves_up_below_60() -> None:
     dataset = shipped()
     app = make_app(dataset)
-    async with app.run_test(size=(120, 36)) as pilot:
+    async with started(app, size=(120, 36)) as pilot:
         await pilot.pause()
         (y0, x0), (y1, x1) = heading_positions(app, dataset)
         assert y0 == y1 and x0 < x1
@@ -280,32 +302,208 @@ async def test_subjects_stack_below_100_columns_and_list_moves_up_below_60() -> 
         assert sidebar.region.y < pane.region.y
 
 
+def title_visible(app) -> bool:  # type: ignore[no-untyped-def]
+    """The highlighted dimension's title (its start, as much as fits) is on screen."""
+    pane = app.query_one(ComparisonPane)
+    region = pane.scrollable_content_region
+    if pane.dimension is None or region.width < 4 or region.height < 1 or pane.scroll_y:
+        return True  # no room, nothing shown, or scrolled away on purpose
+    rows = screen_text(app).split("\n")[region.y:region.bottom]
+    start = pane.dimension.title[:min(region.width, 12)].split(" ")[0]
+    return any(start in row[region.x:region.right] for row in rows)
+
+
 async def test_survives_any_size_and_random_keys() -> None:
-    """Resize through a sweep of sizes, pressing random keys at each; nothing may raise."""
+    """A sweep of sizes with a few random keys at each: nothing raises, the highlighted
+    dimension's title stays on screen whenever the pane has room."""
     rng = random.Random(20261127)
     keys = ["up", "down", "j", "k", "g", "G", "home", "end", "pageup", "pagedown", "tab",
-            "shift+tab", "1", "2", "3", "4", "slash", "a", "z", "enter", "escape", "y",
-            "question_mark", "escape", "r", "backspace", "left", "right", "ctrl+p", "escape"]
-    sizes = [(20, 8), (21, 9), (24, 8), (30, 10), (40, 12), (59, 20), (60, 20), (80, 24),
-             (99, 30), (100, 30), (120, 36), (160, 50), (200, 60), (20, 8), (33, 60), (200, 8)]
+            "shift+tab", "1", "2", "3", "slash", "a", "z", "enter", "escape", "y",
+            "question_mark", "escape", "backspace", "left", "right", "ctrl+p", "escape"]
+    sizes = [(20, 8), (24, 9), (40, 12), (59, 20), (60, 20), (99, 30), (100, 30), (200, 60),
+             (33, 60), (200, 8)]
     app = make_app()
-    async with app.run_test(size=(20, 8)) as pilot:
+    async with started(app, size=(20, 8)) as pilot:
         for width, height in sizes:
             await pilot.resize_terminal(width, height)
+            for _ in range(5):
+                await pilot.press(rng.choice(keys))
+            # Back to the Compare tab with the list focused, to look at the pane.
+            await pilot.press("escape", "escape", "1")
             await pilot.pause()
-            for _ in range(12):
-                key = rng.choice(keys)
-                if key == "q":
-                    continue
-                await pilot.press(key)
-            await pilot.pause()
-            assert app.is_running
-            assert app.return_code is None
+            assert app.is_running and app.return_code is None
+            assert title_visible(app), f"at {width}x{height}"
+
+
+async def test_the_highlight_stays_visible_through_a_resize() -> None:
+    dataset = shipped()
+    app = make_app(dataset)
+    async with started(app, size=(120, 36)) as pilot:
+        await pilot.press("G")
+        await pilot.resize_terminal(59, 20)
+        await pilot.pause()
+        await pilot.pause()
+        dimension_list = app.query_one(DimensionList)
+        region = dimension_list.scrollable_content_region
+        rows = screen_text(app).split("\n")[region.y:region.bottom]
+        assert any(dataset.dimensions[-1].title in row for row in rows)
+        assert title_visible(app)
+
+
+async def test_text_typed_in_the_same_burst_as_slash_lands_in_the_filter() -> None:
+    from textual import events
+
+    app = make_app()
+    async with started(app, size=SIZE) as pilot:
+        # A paste: every key queued at once, before the app has handled the first.
+        for key, char in [("slash", "/"), ("g", "g"), ("p", "p"), ("u", "u")]:
+            app.post_message(events.Key(key, char))
+        await pilot.pause()
+        await pilot.pause()
+        assert app.query_one(FilterBar).query_text == "gpu"
+
+
+async def test_the_filter_input_is_as_wide_as_the_list() -> None:
+    app = make_app()
+    async with started(app, size=SIZE) as pilot:
+        await pilot.press("slash", *"gpu passthrough")
+        await pilot.pause()
+        assert "gpu passthrough" in screen_text(app)
+        assert app.query_one(Input).size.width >= app.query_one(DimensionList).size.width - 2
+
+
+async def test_j_k_g_G_scroll_the_focused_pane() -> None:
+    app = make_app()
+    async with started(app, size=(80, 16)) as pilot:
+        pane = app.query_one(ComparisonPane)
+        await pilot.press("tab", "j", "j")
+        await pilot.pause()
+        assert pane.scroll_y == 2
+        await pilot.press("k")
+        await pilot.pause()
+        assert pane.scroll_y == 1
+        await pilot.press("G")
+        await pilot.pause()
+        assert pane.scroll_y == pane.max_scroll_y > 1
+        await pilot.press("g")
+        await pilot.pause()
+        assert pane.scroll_y == 0
+        assert app.query_one(DimensionList).highlighted == 0
+
+
+@pytest.mark.parametrize("size", [(40, 12), (20, 8)])
+async def test_small_sizes_show_the_title_and_text(size: tuple[int, int]) -> None:
+    dataset = shipped()
+    app = make_app(dataset)
+    async with started(app, size=size) as pilot:
+        first = dataset.dimensions[0]
+        screen = screen_text(app)
+        assert title_visible(app)
+        if size == (40, 12):
+            assert "Quit" in screen  # the footer keeps its labels
+            assert f"{len(dataset.dimensions)} dimensions" in screen
+            assert first.title in screen
+        await pilot.press("2")
+        await pilot.pause()
+        screen = screen_text(app)
+        label = dataset.pros_ranked(dataset.subjects[0].id)[0].label
+        assert dataset.subjects[0].name in screen
+        assert label.split()[0] in screen
+
+
+async def test_the_palette_lists_each_tab_once() -> None:
+    app = make_app()
+    async with started(app, size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        await pilot.press(*"Pros")
+        await pilot.pause(0.5)
+        screen = screen_text(app)
+        assert screen.count("Pros") - screen.count("Pros tab") <= 2  # the tab label, the query
+        assert "Switch to" not in screen
+
+
+async def test_wording_one_dimension_and_no_default_icon(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from kvmq.dataset.loader import load
+    from kvmq.tui.app import ExplorerApp
+
+    dataset = load(TUI_FIXTURES / "three-subjects.yaml")
+    one = dataclasses.replace(dataset, dimensions=dataset.dimensions[:1])
+    app = ExplorerApp(one, host=fake_host())
+    async with started(app, size=SIZE) as pilot:
+        screen = screen_text(app)
+        assert "1 dimension" in screen and "1 dimensions" not in screen
+        assert "⭘" not in screen
+        await pilot.press("3")
+        await pilot.pause()
+        assert "  by " not in screen_text(app)
+
+
+async def test_help_says_the_list_wraps_around() -> None:
+    app = make_app()
+    async with started(app, size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "from the last: the first" in text
+
+
+async def test_a_long_title_does_not_fill_the_help_screen_at_20x8() -> None:
+    dataset = shipped()
+    long = dataclasses.replace(dataset, title="Long " * 200)
+    app = make_app(long)
+    async with started(app, size=(20, 8)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        text = screen_text(app)
+        assert text.count("Long") <= 4
+        assert "Explorer" in text
+
+
+async def test_q_quits_at_once_during_a_long_parse(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import threading
+    import time as clock
+
+    from kvmq.tui.app import ExplorerApp
+
+    release = threading.Event()
+
+    def slow_load(path):  # type: ignore[no-untyped-def]
+        release.wait(30)
+        raise AssertionError("never finishes in time")
+
+    app = ExplorerApp(tmp_path / "big.yaml", loader=slow_load)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.1)
+        assert "Loading" in screen_text(app)
+        started_at = clock.monotonic()
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running, timeout=1.0)
+    assert clock.monotonic() - started_at < 1.0
+    parsers = [t for t in threading.enumerate() if t.name == "kvmq-load"]
+    assert parsers and all(t.daemon for t in parsers)  # abandoned: the process never waits
+    release.set()
+
+
+async def test_file_names_on_the_loading_screen_are_printable(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from kvmq.tui.app import ExplorerApp
+
+    release = threading.Event()
+    app = ExplorerApp(tmp_path / "x\x1b]0;PWNED\x07\nfake.yaml",
+                      loader=lambda path: (release.wait(5), shipped())[1])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.1)
+        text = screen_text(app)
+        assert "\\x1b]0;PWNED\\x07\\nfake.yaml" in text
+        assert "\x1b" not in text and "\x07" not in text
+        release.set()
 
 
 async def test_empty_filter_submit_hides_the_bar() -> None:
     app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with started(app, size=SIZE) as pilot:
         await pilot.press("slash", "enter")
         await pilot.pause()
         assert not app.query_one(FilterBar).display
@@ -316,39 +514,54 @@ async def test_loading_in_a_worker_fills_in_the_explorer() -> None:
     from kvmq.dataset.loader import packaged_data_path
     from kvmq.tui.app import ExplorerApp
 
-    app = ExplorerApp(path=packaged_data_path())
-    async with app.run_test(size=SIZE) as pilot:
-        # The pane appears while the app is still rebuilding the screen; focus follows.
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if app.query(ComparisonPane) and app.focused is not None:
-                break
+    app = ExplorerApp(packaged_data_path())
+    async with started(app, size=SIZE):
         assert app.dataset is not None
         assert app.query_one(ComparisonPane).dimension == app.dataset.dimensions[0]
         assert app.focused is app.query_one(DimensionList)
 
 
-async def test_a_dataset_error_found_by_the_loading_worker_exits_with_status_2(tmp_path) -> None:
+async def test_a_dataset_error_found_by_the_loading_worker_exits_with_status_2(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from kvmq.dataset.model import InvalidDataset
     from kvmq.tui.app import ExplorerApp
 
     broken = tmp_path / "broken.yaml"
     broken.write_text("schema: 1\ntitle: [unclosed\n", encoding="utf-8")
-    app = ExplorerApp(path=broken)
+    app = ExplorerApp(broken)
     async with app.run_test(size=SIZE) as pilot:
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if not app.is_running:
-                break
+        await wait_until(pilot, lambda: not app.is_running)
     assert app.return_code == 2
-    assert len(app.load_errors) == 1
-    assert app.load_errors[0].startswith(f"{broken}:3:1: YAML syntax error")
+    assert isinstance(app.load_error, InvalidDataset)
+    lines = app.load_error.lines()
+    assert len(lines) == 1 and lines[0].startswith(f"{broken}:3:1: YAML syntax error")
+
+
+def test_a_crash_exits_non_zero_with_one_line(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from kvmq import cli
+    from kvmq.tui import app as app_module
+
+    def broken(self, event):  # type: ignore[no-untyped-def]
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(app_module.ExplorerApp, "on_mount", broken)
+    monkeypatch.setattr(app_module.ExplorerApp, "run",
+                        lambda self, **kw: app_module.App.run(self, headless=True, size=(80, 24)))
+    monkeypatch.delenv("KVMQ_DEBUG", raising=False)
+    monkeypatch.setattr(cli.sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(cli.sys.stdin, "isatty", lambda: True, raising=False)
+    status = cli.main([])
+    err = capsys.readouterr().err
+    assert status != 0
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("kvmq: error: internal error:") and "boom" in lines[0]
 
 
 async def test_typing_on_without_changing_the_matches_keeps_the_list_as_it_is(monkeypatch) -> None:
     # Rebuilding thousands of options is the costliest part of a keystroke: skipped when the
     # matches did not change (here "migrat" and "migration" find the same dimensions).
     app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with started(app, size=SIZE) as pilot:
         dimension_list = app.query_one(DimensionList)
         await pilot.press("slash", *"migrat")
         await pilot.pause()
@@ -368,4 +581,4 @@ async def test_typing_on_without_changing_the_matches_keeps_the_list_as_it_is(mo
         await pilot.press("x")
         await pilot.pause()
         assert rebuilds == [0]
-        assert app.query_one("#no-match").display
+        assert app.query_one(ComparisonPane).dimension is None

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import html
+import re
+import time
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Optional
+from typing import AsyncIterator, Callable, Optional
+
+from textual.app import App
+from textual.pilot import Pilot
 
 from kvmq.dataset.loader import load, packaged_data_path
 from kvmq.dataset.model import Dataset
 from kvmq.host.probe import Host
 from kvmq.tui.app import ExplorerApp
+from kvmq.tui.dimension_list import DimensionList
 from tests.helpers import host_from_tree
 
 TESTS = Path(__file__).resolve().parent
@@ -32,23 +40,55 @@ def make_app(dataset: Optional[Dataset] = None, host: Optional[Host] = None) -> 
     return ExplorerApp(dataset or shipped(), host=host or fake_host())
 
 
-def screen_text(app: ExplorerApp) -> str:
-    """What the terminal shows now, as plain text (one line per row)."""
-    strips = app.screen._compositor.render_strips()
-    return "\n".join(strip.text for strip in strips)
+_SVG_TEXT = re.compile(
+    r'<text [^>]*?x="([0-9.]+)"[^>]*?clip-path="url\(#[^)]*-line-([0-9]+)\)">([^<]*)</text>')
+# Rich's SVG export places each cell 0.61 em of a 20 px font apart.
+_CELL = 12.2
+
+
+def screen_text(app: App[object]) -> str:
+    """What the terminal shows now, as plain text (one line per row), read from Textual's
+    public screenshot export."""
+    width, height = app.size
+    rows = [[" "] * width for _ in range(height)]
+    for x, line, text in _SVG_TEXT.findall(app.export_screenshot()):
+        row = int(line)
+        if row >= height:
+            continue
+        column = round(float(x) / _CELL)
+        for offset, char in enumerate(html.unescape(text).replace("\xa0", " ")):
+            if 0 <= column + offset < width:
+                rows[row][column + offset] = char
+    return "\n".join("".join(row) for row in rows)
+
+
+@asynccontextmanager
+async def started(app: ExplorerApp, size: tuple[int, int] = (120, 36)) -> AsyncIterator[Pilot[int]]:
+    """``app.run_test`` once the dataset has loaded and the Compare tab is on screen."""
+    async with app.run_test(size=size) as pilot:
+        await wait_until(pilot, lambda: bool(app.query(DimensionList)) and app.focused is not None)
+        yield pilot
+
+
+async def wait_until(pilot: Pilot[int], condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Let the app run until ``condition()`` holds (workers finish in their own time)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the explorer did not get there in time")
+        await pilot.pause(0.01)
+    await pilot.pause()
 
 
 async def wait_for_host_report(pilot) -> None:  # type: ignore[no-untyped-def]
     """Let the Host tab's worker finish (it runs the checks in a thread)."""
     from kvmq.tui.host_view import HostView
 
-    for _ in range(200):
-        await pilot.pause(0.02)
+    def done() -> bool:
         views = pilot.app.query(HostView)
-        if views and views.first().report is not None:
-            await pilot.pause()
-            return
-    raise AssertionError("the host checks did not finish")
+        return bool(views) and views.first().report is not None
+
+    await wait_until(pilot, done)
 
 
 # The screen states the README shows: name -> (size, keys pressed, dataset fixture or None).
@@ -56,6 +96,8 @@ SCREEN_STATES: dict[str, tuple[tuple[int, int], tuple[str, ...], Optional[str]]]
     "compare": ((120, 36), ("j",), None),
     "compare-narrow": ((80, 24), ("j", "j"), None),
     "compare-tiny": ((40, 12), (), None),
+    "compare-smallest": ((20, 8), ("G",), None),
+    "pros-tiny": ((40, 12), ("2",), None),
     "pros": ((120, 36), ("2",), None),
     "summary": ((120, 36), ("3",), None),
     "filter": ((120, 36), ("slash", *"migration"), None),
@@ -77,6 +119,8 @@ def app_for_state(name: str) -> ExplorerApp:
 
 async def drive_to_state(pilot, name: str) -> None:  # type: ignore[no-untyped-def]
     _size, keys, _data = SCREEN_STATES[name]
+    app = pilot.app
+    await wait_until(pilot, lambda: bool(app.query(DimensionList)) and app.focused is not None)
     await pilot.press(*keys)
     await pilot.pause()
     if name == "host":

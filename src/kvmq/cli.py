@@ -16,7 +16,7 @@ from kvmq import __version__
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from kvmq.dataset.model import Dataset
+    from kvmq.dataset.model import Dataset, InvalidDataset
 
 PROG = "kvmq"
 EXIT_OK = 0
@@ -154,10 +154,15 @@ def _load(data: Optional[str], *, use_cache: bool = True) -> Dataset:
     try:
         return load(path, use_cache=use_cache)
     except InvalidDataset as exc:
-        raise UsageError("\n".join(
-            line if index == 0 else f"{PROG}: error: {line}"
-            for index, line in enumerate(exc.lines())
-        )) from None
+        raise _dataset_error(exc) from None
+
+
+def _dataset_error(exc: InvalidDataset) -> UsageError:
+    """One ``kvmq: error:`` line per problem of a dataset that did not load."""
+    return UsageError("\n".join(
+        line if index == 0 else f"{PROG}: error: {line}"
+        for index, line in enumerate(exc.lines())
+    ))
 
 
 def _console() -> Console:
@@ -366,8 +371,12 @@ def _read_cmdline(pid: int) -> list[str]:
 
 def _run_explorer(data: Optional[str]) -> int:
     from kvmq.dataset.loader import resolve_data_path
+    from kvmq.dataset.model import InvalidDataset
 
     path = resolve_data_path(data)
     from kvmq.tui.app import run_explorer
 
-    return run_explorer(path)
+    try:
+        return run_explorer(path)
+    except InvalidDataset as exc:  # found by the explorer's loading worker
+        raise _dataset_error(exc) from None

@@ -2,31 +2,39 @@
 
 from __future__ import annotations
 
-import sys
+import asyncio
+import contextlib
+import io
+import os
+import threading
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Optional, Union
 
-from textual import on
+from rich.console import Console
+from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.reactive import reactive
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Header, LoadingIndicator, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from kvmq.dataset.loader import load
-from kvmq.dataset.model import Dataset, InvalidDataset
+from kvmq.dataset.model import Dataset
+from kvmq.text import printable
 from kvmq.tui.commands import ExplorerCommands
 from kvmq.tui.comparison_pane import ComparisonPane
 from kvmq.tui.dimension_list import DimensionList
-from kvmq.tui.filter_bar import FilterBar
 
-# Views shown only on demand (Pros, Summary, Host, help, copy) are imported when first
-# needed: start-up then loads only what the first frame shows.
+# Views shown only on demand (the filter bar, Pros, Summary, Host, help) are imported when
+# first needed: start-up then loads and styles only what the first frame shows.
 
 if TYPE_CHECKING:
     from kvmq.host.probe import Host
+    from kvmq.tui.filter_bar import FilterBar
 
 # (pane id, label, key): the tabs in order; the key switches to the tab.
 TABS: tuple[tuple[str, str, str], ...] = (
@@ -35,18 +43,12 @@ TABS: tuple[tuple[str, str, str], ...] = (
     ("summary", "Summary", "3"),
     ("host", "Host", "4"),
 )
+# From this terminal width on, subjects sit side by side (Compare and Pros).
+WIDE = 100
 
-# Keys handled by the list and the pane themselves, for the help screen.
-NAVIGATION_HELP: tuple[tuple[str, str], ...] = (
-    ("↑ ↓  j k", "move through the dimension list"),
-    ("Home End  g G", "first / last dimension"),
-    ("PgUp PgDn", "page through the list, or scroll the pane"),
-    ("Tab  Shift+Tab", "move focus between the list and the pane"),
-    ("↑ ↓ (in the pane)", "scroll the pane"),
-    ("Enter (in the filter)", "back to the list, filter kept"),
-    ("Escape (in the filter)", "clear the filter"),
-    ("Ctrl+P", "command palette: go to a dimension or tab, change theme"),
-)
+
+class ExplorerCrashed(Exception):
+    """The explorer stopped on an unexpected error; ``str()`` is its one-line summary."""
 
 
 class ExplorerApp(App[int]):
@@ -55,166 +57,248 @@ class ExplorerApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "kvmq"
     COMMANDS = App.COMMANDS | {ExplorerCommands}
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (60, "-medium"), (100, "-wide")]  # noqa: RUF012 (App types it so)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (60, "-medium"), (WIDE, "-wide")]  # noqa: RUF012 (App types it so)
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (12, "-tall")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [
         # The tab labels already show their keys, so the Footer leaves them out.
         *(Binding(key, f"show_tab('{tab_id}')", label, key_display=key, show=False,
-                  tooltip=f"show the {label} tab")
+                  tooltip=f"the {label} tab")
           for tab_id, label, key in TABS),
-        Binding("slash", "filter", "Filter", key_display="/",
+        # A priority binding runs before the keys after it are handed on, so that text typed
+        # in the same burst as "/" (a paste) lands in the input.
+        Binding("slash", "filter", "Filter", key_display="/", priority=True,
                 tooltip="filter the dimension list: every typed word must match"),
         Binding("y", "copy", "Copy", tooltip="copy the shown dimension as Markdown"),
-        Binding("r", "recheck", "Re-check host", tooltip="run the host checks again (Host tab)"),
+        Binding("r", "recheck", "Re-check", tooltip="run the host checks again (Host tab)"),
         Binding("e", "explain", "Explain", show=False, tooltip="explain a pasted QEMU command line"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="this screen"),
         Binding("q", "quit", "Quit", tooltip="leave kvmq"),
     ]
 
-    def __init__(self, dataset: Optional[Dataset] = None, *, path: Optional[Path] = None,
-                 host: Optional[Host] = None) -> None:
+    wide: reactive[bool] = reactive(True)
+    """The breakpoint the views follow: subjects side by side from WIDE columns on."""
+
+    def __init__(self, source: Union[Path, Dataset], *, host: Optional[Host] = None,
+                 loader: Optional[Callable[[Path], Dataset]] = None) -> None:
         """Args:
-            dataset: the comparison to browse, or None to load ``path`` in a worker while a
-                loading indicator shows (for files that take a noticeable time to parse).
-            path: the dataset file to load when ``dataset`` is None.
+            source: the dataset file, loaded in a thread behind a loading indicator (a
+                Dataset is taken as already loaded, through the same path).
             host: the machine the Host tab checks (tests pass a fake one; None: this one).
+            loader: what reads the file (tests slow it down); by default the dataset loader.
         """
         super().__init__()
-        if dataset is None and path is None:
-            raise ValueError("ExplorerApp needs a dataset or a path to load one from")
-        self.dataset = dataset
-        self._path = path
+        self._source = source
         self._host = host
-        self.load_errors: list[str] = []
-        self._show_dataset_titles()
+        self._loader = loader
+        self.dataset: Optional[Dataset] = None
+        self.load_error: Optional[BaseException] = None
+        self._dimension_before_filter: Optional[str] = None
+        self.sub_title = "loading…"
 
-    def _show_dataset_titles(self) -> None:
-        if self.dataset is None:
-            self.sub_title = "loading…"
-            return
-        self.title = self.dataset.title
-        self.sub_title = f"{len(self.dataset.dimensions)} dimensions"
-
-    # ------------------------------------------------------------------ layout
+    # ------------------------------------------------------------------ loading
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        if self.dataset is None:
-            with Vertical(id="loading"):
-                yield LoadingIndicator()
-                yield Static(Content.styled(f"Loading {self._path}…", "$text-muted"),
-                             id="loading-text")
-        else:
-            yield from self._compose_tabs(self.dataset)
+        yield Header(icon="")
+        with Vertical(id="loading"):
+            yield LoadingIndicator()
+            name = self._source if isinstance(self._source, Path) else "the dataset"
+            yield Static(Content.styled(f"Loading {printable(str(name))}…", "$text-muted"),
+                         id="loading-text")
         yield Footer()
 
-    def _compose_tabs(self, dataset: Dataset) -> ComposeResult:
-        with TabbedContent(id="tabs"):
-            with TabPane("1 Compare", id="compare"), Horizontal(id="compare-body"):
-                with Vertical(id="sidebar"):
-                    filter_bar = FilterBar(id="filter-bar")
-                    filter_bar.display = False
-                    yield filter_bar
-                    yield DimensionList(dataset, id="dimensions")
-                    no_match = Static(id="no-match", markup=False)
-                    no_match.display = False
-                    yield no_match
-                yield ComparisonPane(dataset, id="pane")
-            # Tabs that are not visible at start are filled in when first opened (like Host),
-            # so that start-up styles and lays out only what the first frame shows.
-            yield TabPane("2 Pros", id="pros")
-            yield TabPane("3 Summary", id="summary")
-            # The host checks run subprocesses: only mounted when the tab is first opened.
-            yield TabPane("4 Host", id="host")
-
     def on_mount(self) -> None:
-        if self.dataset is None:
-            self.run_worker(self._load_dataset, thread=True, exclusive=True, name="load",
-                            exit_on_error=False)
-        else:
-            self._wire_compare_tab()
+        self._fit_footer(self.size.width)
+        self.run_worker(self._load(), name="load", group="load", exit_on_error=False)
 
-    def _load_dataset(self) -> Dataset:
-        assert self._path is not None
-        return load(self._path)
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_footer(event.size.width)
+
+    def _fit_footer(self, width: int) -> None:
+        self.wide = width >= WIDE
+        # Narrow: the keys keep their labels, without padding and the palette's own label.
+        footer = self.query_one(Footer)
+        footer.compact = width < 80
+        footer.show_command_palette = width >= 60
+
+    async def _load(self) -> Dataset:
+        """The dataset, parsed in a daemon thread: quitting never waits for a long parse."""
+        source = self._source
+        if isinstance(source, Dataset):
+            return source
+        loader = self._loader
+        if loader is None:
+            from kvmq.dataset.loader import load
+
+            loader = load
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Dataset] = loop.create_future()
+
+        def settle(result: Optional[Dataset], error: Optional[BaseException]) -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)  # type: ignore[arg-type]
+
+        def parse() -> None:
+            try:
+                result, error = loader(source), None
+            except BaseException as exc:  # handed to the app, which hands it to the CLI
+                result, error = None, exc
+            # RuntimeError: the app has already closed its loop, so nobody waits.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(settle, result, error)
+
+        threading.Thread(target=parse, name="kvmq-load", daemon=True).start()
+        return await future
 
     async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.name != "load":
             return
+        if not self.is_running or not self.query(Footer):
+            return  # quitting: nothing to show the result in
         if event.state == WorkerState.SUCCESS:
-            self.dataset = event.worker.result
-            self._show_dataset_titles()
-            await self.recompose()
-            self._wire_compare_tab()
-            self.refresh_bindings()
+            result = event.worker.result
+            assert isinstance(result, Dataset)
+            await self._show_dataset(result)
         elif event.state == WorkerState.ERROR:
-            error = event.worker.error
-            if isinstance(error, InvalidDataset):
-                self.load_errors = error.lines()
-            else:
-                self.load_errors = [f"internal error: {type(error).__name__}: {error}"]
+            self.load_error = event.worker.error
             self.exit(2, return_code=2)
 
-    # ------------------------------------------------------------------ wiring
-
-    def _wire_compare_tab(self) -> None:
-        """The pane follows the list's highlight, synchronously (see DimensionList)."""
-        dimension_list = self.query_one(DimensionList)
-        pane = self.query_one(ComparisonPane)
+    async def _show_dataset(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self.title = dataset.title
+        count = len(dataset.dimensions)
+        self.sub_title = f"{count} dimension{'' if count == 1 else 's'}"
+        dimension_list = DimensionList(dataset, id="dimensions")
+        pane = ComparisonPane(dataset, id="pane").data_bind(side_by_side=ExplorerApp.wide)
+        tabs = TabbedContent(id="tabs")
+        for pane_widget in (
+            TabPane("1 Compare", Horizontal(Vertical(dimension_list, id="sidebar"), pane,
+                                            id="compare-body"), id="compare"),
+            # Filled in when first opened: start-up styles and lays out only what it shows.
+            TabPane("2 Pros", id="pros"),
+            TabPane("3 Summary", id="summary"),
+            TabPane("4 Host", id="host"),
+        ):
+            tabs.compose_add_child(pane_widget)
+        await self.query_one("#loading").remove()
+        await self.mount(tabs, before=self.query_one(Footer))
 
         def show_current() -> None:
             dimension = dimension_list.current
             if dimension is not None:
                 pane.show_dimension(dimension, dimension_list.neighbours())
 
+        # A watcher runs in the same turn as the move (a message would arrive a hop later).
         self.watch(dimension_list, "highlighted", show_current, init=False)
-        dimension_list.focus()
+        self.screen.set_focus(dimension_list)
+        self.refresh_bindings()
 
-    @on(FilterBar.QueryChanged)
-    def _filter(self, event: FilterBar.QueryChanged) -> None:
-        self.query_one(DimensionList).apply_filter(event.query)
+    # ------------------------------------------------------------------ filter
+
+    async def _filter_bar(self) -> FilterBar:
+        """The filter bar, composed the first time it is wanted."""
+        from kvmq.tui.filter_bar import FilterBar
+
+        found = self.query(FilterBar)
+        if found:
+            return found.first()
+        bar = FilterBar(id="filter-bar")
+        bar.display = False
+        await self.query_one("#sidebar").mount(bar, before=0)
+        return bar
+
+    async def action_filter(self) -> None:
+        from textual.widgets import Input
+
+        if self.dataset is None:
+            return
+        if isinstance(self.focused, Input):  # a "/" typed into an input
+            self.focused.insert_text_at_cursor("/")
+            return
+        self.show_tab("compare")
+        bar = await self._filter_bar()
+        dimension_list = self.query_one(DimensionList)
+        if not dimension_list.query_text and dimension_list.current is not None:
+            self._dimension_before_filter = dimension_list.current.id
+        bar.open()
+
+    def on_filter_bar_query_changed(self, event: FilterBar.QueryChanged) -> None:
+        dimension_list = self.query_one(DimensionList)
+        dimension_list.apply_filter(event.query)
         self._show_filter_result()
 
     def _show_filter_result(self) -> None:
-        """The count in the filter bar, and the no-match notice instead of an empty list."""
+        """The count in the filter bar, and what the pane shows when nothing matches."""
+        from kvmq.tui.filter_bar import FilterBar
+
         dimension_list = self.query_one(DimensionList)
         shown = len(dimension_list.shown_dimensions)
         query = dimension_list.query_text
-        self.query_one(FilterBar).show_count(query, shown, dimension_list.total)
-        no_match = self.query_one("#no-match", Static)
+        for bar in self.query(FilterBar):
+            bar.show_count(query, shown, dimension_list.total)
+        pane = self.query_one(ComparisonPane)
         if shown == 0:
-            no_match.update(Content.assemble("No dimension matches '", (query, "bold"), "'\n",
-                                             ("Escape clears the filter", "$text-muted")))
-        # Only on a change: setting display, even to the same value, asks for a layout.
-        if no_match.display != (shown == 0):
-            no_match.display = shown == 0
-            dimension_list.display = shown > 0
+            pane.show_notice(f"No dimension matches '{query}'")
+        elif dimension_list.current is not None:
+            pane.show_dimension(dimension_list.current, dimension_list.neighbours())
 
-    @on(FilterBar.Finished)
-    def _filter_finished(self, event: FilterBar.Finished) -> None:
+    def on_filter_bar_finished(self, event: FilterBar.Finished) -> None:
         dimension_list = self.query_one(DimensionList)
-        if dimension_list.display:
-            dimension_list.focus()
+        if event.cleared:
+            before, self._dimension_before_filter = self._dimension_before_filter, None
+            if before is not None:
+                dimension_list.select_dimension(before)
+            self.screen.set_focus(dimension_list)
+        elif dimension_list.shown_dimensions:
+            self.screen.set_focus(dimension_list)
         else:
-            self.query_one(FilterBar).query_one("Input").focus()
+            # Nothing to go back to: out of the input, so that keys are commands again.
+            self.screen.set_focus(self.query_one(ComparisonPane))
+
+    # ------------------------------------------------------------------ tabs
 
     @on(TabbedContent.TabActivated)
-    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if not event.pane.children and self.dataset is not None:
-            if event.pane.id == "pros":
-                from kvmq.tui.pros_view import ProsView
-
-                event.pane.mount(ProsView(self.dataset, id="pros-view"))
-            elif event.pane.id == "summary":
-                from kvmq.tui.summary_view import SummaryView
-
-                event.pane.mount(SummaryView(self.dataset, id="summary-view"))
-            elif event.pane.id == "host":
-                from kvmq.tui.host_view import HostView
-
-                event.pane.mount(HostView(self._host, id="host-view"))
+    async def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        pane = event.pane
+        if not pane.children and self.dataset is not None:
+            view = self._make_view(pane.id or "")
+            if view is not None:
+                await pane.mount(view)
+        self._focus_tab(pane)
         self.refresh_bindings()
 
-    # ------------------------------------------------------------------ actions
+    def _make_view(self, tab_id: str) -> Optional[Widget]:
+        assert self.dataset is not None
+        if tab_id == "pros":
+            from kvmq.tui.pros_view import ProsView
+
+            return ProsView(self.dataset, id="pros-view").data_bind(side_by_side=ExplorerApp.wide)
+        if tab_id == "summary":
+            from kvmq.tui.summary_view import SummaryView
+
+            return SummaryView(self.dataset, id="summary-view")
+        if tab_id == "host":
+            from kvmq.tui.host_view import HostView
+
+            return HostView(self._host, id="host-view")
+        return None
+
+    def _focus_tab(self, pane: TabPane) -> None:
+        if pane.id == "compare":
+            found = self.query(DimensionList)
+            target: Optional[Widget] = found.first() if found else None
+        else:
+            target = next(iter(pane.children), None)
+        if target is None:
+            return
+        focus_table = getattr(target, "focus_table", None)
+        if callable(focus_table):
+            focus_table()
+        elif target.focusable:
+            self.screen.set_focus(target)
 
     def tab_specs(self) -> tuple[tuple[str, str, str], ...]:
         return TABS
@@ -223,36 +307,28 @@ class ExplorerApp(App[int]):
         self.show_tab(tab_id)
 
     def show_tab(self, tab_id: str) -> None:
-        self.query_one(TabbedContent).active = tab_id
-        focus_target = {"compare": "#dimensions", "pros": "#pros-view", "summary": "#summary-view",
-                        "host": "#host-checks"}
-        if tab_id in focus_target:
-            self.call_after_refresh(self._focus_first_visible, focus_target[tab_id])
-
-    def _focus_first_visible(self, selector: str, retries: int = 3) -> None:
-        found = self.query(selector)
-        if not found:  # a lazily mounted tab that is not mounted yet
-            if retries:
-                self.call_after_refresh(self._focus_first_visible, selector, retries - 1)
+        found = self.query(TabbedContent)
+        if not found:
             return
-        widget = found.first()
-        if widget.display:
-            widget.focus()
+        tabs = found.first()
+        if tabs.active == tab_id:
+            self._focus_tab(tabs.get_pane(tab_id))
+        tabs.active = tab_id
 
     def go_to_dimension(self, dimension_id: str) -> None:
         self.show_tab("compare")
         dimension_list = self.query_one(DimensionList)
         if dimension_list.select_dimension(dimension_id):
-            filter_bar = self.query_one(FilterBar)
             if not dimension_list.query_text:  # the filter hid it, and was cleared
-                filter_bar.clear_input()
-                filter_bar.display = False
-            self._show_filter_result()
-            dimension_list.focus()
+                from kvmq.tui.filter_bar import FilterBar
 
-    def action_filter(self) -> None:
-        self.show_tab("compare")
-        self.query_one(FilterBar).open()
+                for bar in self.query(FilterBar):
+                    bar.clear_input()
+                    bar.display = False
+            self._show_filter_result()
+            self.screen.set_focus(dimension_list)
+
+    # ------------------------------------------------------------------ actions
 
     def action_copy(self) -> None:
         dimension = self.query_one(ComparisonPane).dimension
@@ -262,7 +338,8 @@ class ExplorerApp(App[int]):
         from kvmq.render.dataset import dimension_markdown
 
         self.copy_to_clipboard(dimension_markdown(self.dataset, dimension))
-        self.notify(f"Copied '{dimension.title}' as Markdown", title="Clipboard", markup=False)
+        self.notify(f"Copied '{printable(dimension.title)}' as Markdown", title="Clipboard",
+                    markup=False)
 
     def action_recheck(self) -> None:
         from kvmq.tui.host_view import HostView
@@ -282,21 +359,23 @@ class ExplorerApp(App[int]):
                             "Paste a QEMU command line and see it option by option", self.action_explain)
 
     def action_help(self) -> None:
+        from kvmq.tui.filter_bar import FilterBar
         from kvmq.tui.help_screen import HelpScreen
 
         if isinstance(self.screen, HelpScreen):
             return
-        app_keys = [
-            (binding.key_display or binding.key, binding.tooltip or binding.description)
-            for binding in self._bindings_for_help()
-        ]
-        self.push_screen(HelpScreen(
-            f"{self.title}: keys",
-            [("Explorer", app_keys), ("List, pane and filter", NAVIGATION_HELP)],
-        ))
-
-    def _bindings_for_help(self) -> list[Binding]:
-        return [b for b in self.BINDINGS if isinstance(b, Binding)]
+        palette = Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Palette",
+                          tooltip="command palette: go to a dimension or a tab, change the theme")
+        focus = [replace(binding, tooltip="move focus between the list and the pane")
+                 for binding in Binding.make_bindings(Screen.BINDINGS)
+                 if binding.action.rsplit(".", 1)[-1] in ("focus_next", "focus_previous")]
+        title = self.dataset.title if self.dataset is not None else str(self.title)
+        self.push_screen(HelpScreen(f"{title}: keys", [
+            ("Explorer", [*Binding.make_bindings(self.BINDINGS), palette, *focus]),
+            ("Dimension list", list(Binding.make_bindings(DimensionList.BINDINGS))),
+            ("Pane (Tab to focus it)", list(Binding.make_bindings(ComparisonPane.BINDINGS))),
+            ("Filter (after /)", list(Binding.make_bindings(FilterBar.BINDINGS))),
+        ]))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> Optional[bool]:
         if self.dataset is None:
@@ -310,31 +389,28 @@ class ExplorerApp(App[int]):
             return active == "compare"
         return True
 
-    # ------------------------------------------------------------------ running
 
-
-# Files up to this size parse in well under the time a person notices; larger ones are
-# loaded in a worker behind a loading indicator so the first frame shows at once.
-SYNC_LOAD_MAX_BYTES = 1024 * 1024
+# ---------------------------------------------------------------------- running
 
 
 def run_explorer(path: Path) -> int:
-    """Run the explorer on ``path``; dataset errors print one line each and return 2."""
-    try:
-        size = path.stat().st_size
-    except OSError:
-        size = 0  # load() reports the real problem below
-    if size > SYNC_LOAD_MAX_BYTES and path.is_file():
-        app = ExplorerApp(path=path)
-        result = app.run()
-        errors = app.load_errors
-    else:
-        try:
-            dataset = load(path)
-        except InvalidDataset as exc:
-            result, errors = 2, exc.lines()
-        else:
-            result, errors = ExplorerApp(dataset).run(), []
-    for line in errors:
-        sys.stderr.write(f"kvmq: error: {line}\n")
-    return 2 if errors else (result or 0)
+    """Run the explorer on ``path`` and return its exit status.
+
+    Raises:
+        InvalidDataset: the file did not load (the CLI prints one line per problem).
+        ExplorerCrashed: an unexpected error stopped the explorer (one line, no traceback
+            unless ``KVMQ_DEBUG`` is set).
+    """
+    app = ExplorerApp(path)
+    debug = bool(os.environ.get("KVMQ_DEBUG"))
+    report = io.StringIO()
+    if not debug:
+        # Textual prints a traceback here after a crash; the CLI prints one line instead.
+        app.error_console = Console(file=report, width=1000, markup=False, highlight=False)
+    app.run()
+    if app.load_error is not None:
+        raise app.load_error
+    if app.return_code:
+        lines = [line.strip() for line in report.getvalue().splitlines() if line.strip()]
+        raise ExplorerCrashed(printable(lines[-1]) if lines else f"exit status {app.return_code}")
+    return 0

@@ -43,8 +43,8 @@ class ExplorerCommands(Provider):
         app = self.explorer
         if app.dataset is None:  # still loading: nothing to go to yet
             return
-        for tab_id, label, _key in app.tab_specs():
-            yield f"Show the {label} tab", partial(app.show_tab, tab_id), f"Switch to {label}"
+        for tab_id, label, key in app.tab_specs():
+            yield f"Show the {label} tab", partial(app.show_tab, tab_id), f"key {key}"
         for dimension in app.dataset.dimensions:
             yield (f"Go to {dimension.title}", partial(app.go_to_dimension, dimension.id),
                    dimension.verdict or "Show this dimension in the Compare tab")

@@ -1,223 +1,319 @@
 """The right side of the Compare tab: one dimension, the subjects side by side.
 
-A line-based widget (like ``OptionList``): the dimension is rendered to strips once per
-(dimension, width, layout, theme) and ``render_line`` hands them out. Showing another dimension
-swaps the strips and repaints this widget's region only; a tree of Statics with ``height: auto``
-reflowed the whole screen on every highlight move.
+A line-API widget in the manner of Toolong's ``LogLines``: a ``ScrollView`` whose
+``render_line`` hands out strips from an LRU cache of laid-out dimensions, with
+``virtual_size`` assigned and ``notify_style_update`` clearing the cache (focus, theme and
+breakpoint changes). A dimension is laid out block by block, as far as the rows in view
+need, so a description of megabytes or a dataset of thousands of subjects costs a screen's
+worth of wrapping per frame, not the whole text's.
 """
 
 from __future__ import annotations
 
 from itertools import groupby
-from typing import ClassVar, NamedTuple, Optional, Sequence, Union
+from typing import ClassVar, Iterator, Optional, Sequence
 
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style as RichStyle
+from textual import events
+from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.content import Content
 from textual.geometry import Region, Size
+from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.selection import Selection
 from textual.strip import Strip
 from textual.style import Style
-from textual.visual import RenderOptions
 
 from kvmq.dataset.model import Dataset, Dimension
 from kvmq.render.dataset import CAVEAT_MARK, CORRECTION_MARK
+from kvmq.tui.line_view import CHUNK, LOOKAHEAD, OPTIONS, LazyLines, chunks
 
 # Cells between side-by-side subject columns.
 COLUMN_GAP = 2
 # Narrower columns than this are unreadable: the subjects stack instead.
 MIN_COLUMN_WIDTH = 16
-# Rendered dimensions kept: moving back and forth through the list re-renders nothing.
+# Side by side only while every description is shorter than this: columns are laid out
+# whole, stacked text block by block.
+MAX_COLUMN_TEXT = 8_000
+# Laid-out dimensions kept: moving back and forth through the list re-renders nothing.
 CACHE_SIZE = 64
 NOTES_BAR = "▌ "
-# render_line outside render_lines: look the selection up itself.
-_NOT_IN_FRAME = object()
-
-
-class _Key(NamedTuple):
-    """Everything a dimension's strips depend on: the theme and the pane's own style (focus
-    tint) for the colours, the width and the screen's width class for the layout."""
-
-    dimension_id: str
-    width: int
-    side_by_side: bool
-    theme: str
-    style: Style
+# The shell's line continuation: a wrapped command still runs when pasted.
+CONTINUATION = " \\"
+COMMAND_INDENT = "  "
 
 
 class ComparisonPane(ScrollView, can_focus=True):
     """Title and verdict, a column per subject, then notes, commands and sources.
 
-    Scrolls with the ScrollableContainer bindings (↑ ↓ PgUp PgDn Home End) and the wheel.
+    Scrolls with ↑ ↓ PgUp PgDn Home End, ``j`` ``k`` ``g`` ``G`` and the wheel. A source
+    URL is a link: clicking it opens it.
     """
 
-    # "$text-muted" is "auto 60%": inside a Content style the 60% is lost (full-strength
-    # text), so the muted colour comes from CSS, which resolves "auto" against the background.
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"comparison-pane--muted"}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("down,j", "scroll_down", "Scroll down", show=False, tooltip="scroll down a line"),
+        Binding("up,k", "scroll_up", "Scroll up", show=False, tooltip="scroll up a line"),
+        Binding("home,g", "scroll_home", "Top", show=False, tooltip="to the top"),
+        Binding("end,G", "scroll_end", "Bottom", show=False, tooltip="to the bottom"),
+        Binding("pagedown", "page_down", "Page down", show=False, tooltip="a page down"),
+        Binding("pageup", "page_up", "Page up", show=False, tooltip="a page up"),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "comparison-pane--title",
+        "comparison-pane--verdict",
+        "comparison-pane--subject",
+        "comparison-pane--tagline",
+        "comparison-pane--rule",
+        "comparison-pane--muted",
+        "comparison-pane--correction",
+        "comparison-pane--note",
+        "comparison-pane--commands",
+        "comparison-pane--command",
+        "comparison-pane--link",
+        "comparison-pane--notice",
+    }
     # The scrollbar is always there: one that comes and goes with the dimension's length
     # makes Textual lay out the whole screen on the move. Its track is transparent, so when
-    # everything fits (no thumb) it looks as if there were none; when the text is longer,
-    # the thumb shows where in it you are.
+    # everything fits (no thumb) it looks as if there were none.
     DEFAULT_CSS = """
     ComparisonPane {
         overflow-y: scroll;
+        overflow-x: hidden;
+        min-width: 16;
+        padding: 0 1 0 2;
         scrollbar-background: transparent;
         scrollbar-background-hover: transparent;
         scrollbar-background-active: transparent;
-    }
-    ComparisonPane > .comparison-pane--muted {
-        color: $text-muted;
+        &:focus { background-tint: $foreground 3%; }
+        & > .comparison-pane--title { text-style: bold; }
+        & > .comparison-pane--verdict { color: $text-muted; text-style: italic; }
+        & > .comparison-pane--subject { color: $accent; text-style: bold; }
+        & > .comparison-pane--tagline { color: $text-muted; text-style: italic; }
+        & > .comparison-pane--rule { color: $accent 40%; }
+        & > .comparison-pane--muted { color: $text-muted; }
+        & > .comparison-pane--correction { color: $warning; text-style: bold; }
+        & > .comparison-pane--note { text-style: bold; }
+        & > .comparison-pane--commands { background: $boost; }
+        & > .comparison-pane--command { text-style: bold; }
+        & > .comparison-pane--link { color: $text-muted; text-style: underline; }
+        & > .comparison-pane--notice { color: $warning; }
     }
     """
+
+    side_by_side: reactive[bool] = reactive(True)
+    """Subjects in columns when there is room for them (the app sets it by terminal width)."""
 
     def __init__(self, dataset: Dataset, *, id: Optional[str] = None) -> None:
         super().__init__(id=id)
         self._dataset = dataset
         self.dimension: Optional[Dimension] = None
-        # key -> (strips, plain text of every block rendered)
-        self._cache: LRUCache[_Key, tuple[list[Strip], list[str]]] = LRUCache(CACHE_SIZE)
-        self._lines: list[Strip] = []
-        self._texts: list[str] = []
-        self._lines_key: Optional[_Key] = None
-        self._prefetch_pending = False
+        self._notice: Optional[str] = None
+        self._documents: LRUCache[tuple[str, int, bool], LazyLines] = LRUCache(CACHE_SIZE)
+        self._document: Optional[LazyLines] = None
         self._filler = Strip.blank(0)
-        self._filler_style: Optional[RichStyle] = None
         self._neighbours: Optional[Sequence[Dimension]] = None
-        self._frame_selection: Union[Selection, object, None] = _NOT_IN_FRAME
+        self._prefetch_pending = False
+        self._selection_now: Optional[Selection] = None
+        self._in_frame = False
+        self._document_width = 0
+        self._filler_style: Optional[RichStyle] = None
 
     def on_mount(self) -> None:
-        # Fill in the first dimension now rather than when the list's first highlight message
-        # arrives: the first frame is then complete.
-        if self.dimension is None and self._dataset.dimensions:
+        # The first dimension now, rather than when the list's first highlight arrives: the
+        # first frame is then complete.
+        if self.dimension is None and self._notice is None and self._dataset.dimensions:
             self.show_dimension(self._dataset.dimensions[0])
 
     # ------------------------------------------------------------------ public
 
     def show_dimension(self, dimension: Dimension,
                        neighbours: Optional[Sequence[Dimension]] = None) -> None:
-        """Show ``dimension``; ``neighbours``: where the user may move next (rendered ahead
+        """Show ``dimension``; ``neighbours``: where the user may move next (laid out ahead
         of time once this frame is painted), by default its neighbours in the dataset."""
         self._neighbours = neighbours
-        if dimension is self.dimension:
+        if dimension is self.dimension and self._notice is None:
             return
-        self.dimension = dimension
-        scrolled = bool(self.scroll_offset.y or self.scroll_offset.x)
-        shown_before = self._rows_on_screen()
-        self._lines_key = None
-        self._update_lines()
+        self._show(dimension, None)
+
+    def show_notice(self, text: str) -> None:
+        """Show ``text`` (literally) instead of a dimension, e.g. when a filter matches none."""
+        if self.dimension is None and self._notice == text:
+            return
+        self._show(None, text)
+
+    def _show(self, dimension: Optional[Dimension], notice: Optional[str]) -> None:
+        scrolled = bool(self.scroll_offset.y)
+        before = self._rows_in_view()
+        self.dimension, self._notice = dimension, notice
+        self._document = None
+        self._sync()
         if scrolled:
             self.scroll_home(animate=False, immediate=True)
             self.refresh()
         else:
-            self._refresh_changed_rows(shown_before)
-        self._prefetch_pending = True
+            self._refresh_changed_rows(before)
+        self._prefetch_pending = dimension is not None
 
-    def _rows_on_screen(self) -> list[Strip]:
-        """The strips of the rows in view (without the selection's highlight)."""
-        top = self.scroll_offset.y
+    def plain_lines(self) -> list[str]:
+        """Every rendered line of what is shown (laid out in full), as plain text."""
+        document = self._current_document()
+        if document is None:
+            return []
+        document.ensure(None)
+        return [strip.text.rstrip() for strip in document.strips]
+
+    def plain_text(self) -> str:
+        """The text of every block before wrapping (title, headings, descriptions, ...), one
+        block per line: side-by-side columns interleave in ``plain_lines``."""
+        document = self._current_document()
+        if document is None:
+            return ""
+        document.ensure(None)
+        return "\n".join(document.texts)
+
+    # ------------------------------------------------------------------ layout
+
+    def watch_side_by_side(self) -> None:
+        self._sync()
+        self.refresh()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._sync()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._sync()
+
+    def notify_style_update(self) -> None:
+        # Focus, theme and breakpoints change the colours baked into the strips.
+        super().notify_style_update()
+        self._documents.clear()
+        self._document = None
+        self.refresh()
+
+    def _current_document(self) -> Optional[LazyLines]:
+        width = self.scrollable_content_region.width
+        if width <= 0 or not self.is_attached or (self.dimension is None and self._notice is None):
+            return None
+        if self._document is not None and self._document_width == width:
+            return self._document
+        self._document_width = width
+        renderer = _Renderer(self, width)
+        if self.dimension is None:
+            document = LazyLines(renderer.notice(self._notice or ""))
+        else:
+            side_by_side = self.side_by_side and renderer.fits_columns(self._dataset, self.dimension)
+            key = (self.dimension.id, width, side_by_side)
+            cached = self._documents.get(key)
+            if cached is None:
+                cached = LazyLines(renderer.dimension(self._dataset, self.dimension, side_by_side))
+                self._documents.set(key, cached)
+            document = cached
+        self._document = document
+        return document
+
+    def _sync(self) -> None:
+        """Lay out what the view needs and keep the virtual size in step."""
+        document = self._current_document()
+        outer = self.outer_size
+        if document is None:
+            self.virtual_size = outer
+            return
+        document.ensure(int(self.scroll_offset.y) + self.scrollable_content_region.height + LOOKAHEAD)
+        rows = len(document.strips)
+        if not document.complete:
+            rows += self.scrollable_content_region.height  # room to scroll on into the rest
+        # Never shorter than the widget: every dimension that fits then has the same virtual
+        # size (the compositor's own), so neither a move nor a layout repaints the scrollbar.
+        self.virtual_size = Size(outer.width, max(rows, outer.height))
+
+    def _rows_in_view(self) -> list[Strip]:
+        document = self._document
+        strips = document.strips if document is not None else []
+        top = int(self.scroll_offset.y)
         height = self.scrollable_content_region.height
-        rows = self._lines[top:top + height]
+        rows = strips[top:top + height]
         return rows + [self._filler] * (height - len(rows))
 
-    def _refresh_changed_rows(self, shown_before: list[Strip]) -> None:
+    def _refresh_changed_rows(self, before: list[Strip]) -> None:
         """Repaint only the rows that differ from what was on screen (blank rows, the
         subjects' headings and rules are often the same from one dimension to the next)."""
-        shown_now = self._rows_on_screen()
-        if len(shown_now) != len(shown_before):
+        now = self._rows_in_view()
+        if len(now) != len(before):
             self.refresh()
             return
-        changed = [now is not before and now != before
-                   for now, before in zip(shown_now, shown_before)]
-        y = 0
-        for is_changed, run in groupby(changed):
+        y = int(self.scroll_offset.y)
+        for changed, run in groupby(new is not old and new != old for new, old in zip(now, before)):
             count = len(list(run))
-            if is_changed:
+            if changed:
                 self.refresh_lines(y, count)
             y += count
 
-    def plain_lines(self) -> list[str]:
-        """Every rendered line of the dimension (not only those on screen), as plain text."""
-        self._update_lines()
-        return [strip.text.rstrip() for strip in self._lines]
-
-    def plain_text(self) -> str:
-        """The text of every block rendered (title, headings, descriptions, ...) before
-        wrapping, one block per line: side-by-side columns interleave in ``plain_lines``."""
-        self._update_lines()
-        return "\n".join(self._texts)
-
     # ------------------------------------------------------------------ line API
 
-    def _on_resize(self) -> None:
-        self._update_lines()
-        self._sync_virtual_size()  # a new height alone leaves the strips as they are
-
-    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size,
-                      layout: bool = True) -> bool:
-        # The compositor passes the content region as the virtual size; this pane sets its
-        # own (_sync_virtual_size). Passing that on means a layout of the screen that leaves
-        # the pane as it was (every filter keystroke) does not repaint its scrollbar.
-        return super()._size_updated(size, self.virtual_size, container_size, layout)
-
-    def notify_style_update(self) -> None:
-        # Focus, theme and breakpoint classes all arrive here; the cache key tells
-        # whether the strips really need rebuilding.
-        super().notify_style_update()
-        self.refresh()
-
     def render_lines(self, crop: Region) -> list[Strip]:
-        self._update_lines()
-        # Below the content: one strip, kept while the width and style stay the same.
         width = max(0, self.scrollable_content_region.width)
-        style = self.visual_style.rich_style
+        style = self.rich_style
         if self._filler.cell_length != width or self._filler_style != style:
             self._filler = Strip.blank(width, style)
             self._filler_style = style
         if self._prefetch_pending:
-            # Queued from inside the frame being composed, so it runs once that frame is
-            # on screen. (call_after_refresh can run before the frame: the screen may go
-            # idle before this widget's repaint request has reached it.)
+            # Queued from inside the frame being composed, so it runs once that frame is on
+            # screen (call_after_refresh may run before it).
             self._prefetch_pending = False
             self.call_later(self._prefetch_neighbours)
-        # Looked up once per frame rather than once per row (it goes through the screen).
-        self._frame_selection = self.text_selection
+        # Looked up once per frame rather than once per row.
+        self._selection_now = self.text_selection
+        self._in_frame = True
         try:
             return super().render_lines(crop)
         finally:
-            self._frame_selection = _NOT_IN_FRAME
+            self._in_frame = False
 
     def render_line(self, y: int) -> Strip:
-        line = self.scroll_offset.y + y
-        if 0 <= line < len(self._lines):
-            strip = self._lines[line]
-            selection = self._frame_selection
-            if selection is _NOT_IN_FRAME:  # called on its own, not from render_lines
-                selection = self.text_selection
-            if isinstance(selection, Selection):
-                strip = self._with_selection(strip, line, selection)
-            return strip
-        return self._filler
+        document = self._current_document()
+        line = int(self.scroll_offset.y) + y
+        if document is None:
+            return self._filler
+        document.ensure(line + 1)
+        if line >= len(document.strips):
+            return self._filler
+        strip = document.strips[line]
+        selection = self._selection_now if self._in_frame else self.text_selection
+        if selection is not None:
+            strip = self._with_selection(strip, line, selection)
+        return strip
 
-    # ------------------------------------------------------------------ mouse selection
+    # ------------------------------------------------------------------ mouse
+
+    def on_click(self, event: events.Click) -> None:
+        link = self.get_style_at(event.x, event.y).link
+        if link:
+            self.app.open_url(link)
 
     def get_selection(self, selection: Selection) -> Optional[tuple[str, str]]:
-        """The selected text, row by row as on screen (what a terminal's own selection gives)."""
-        self._update_lines()
-        return selection.extract("\n".join(strip.text.rstrip() for strip in self._lines)), "\n"
+        """The selected text, row by row as on screen (what a terminal's selection gives)."""
+        document = self._current_document()
+        if document is None:
+            return None
+        return selection.extract("\n".join(strip.text.rstrip() for strip in document.strips)), "\n"
+
+    def selection_updated(self, selection: Optional[Selection]) -> None:
+        self.refresh()
 
     def _with_selection(self, strip: Strip, line: int, selection: Selection) -> Strip:
         span = selection.get_span(line)
         if span is None:
             return strip
-        # The offsets baked into the strips (_render_dimension) count characters; cuts are in cells.
         text = strip.text
         start, end = span
         end = len(text) if end == -1 else min(end, len(text))
         if start >= end:
             return strip
+        # Offsets count characters; cuts are in cells.
         cut_start, cut_end = cell_len(text[:start]), cell_len(text[:end])
         before, chosen, after = strip.divide([cut_start, cut_end, strip.cell_length])
         style = self.screen.get_component_rich_style("screen--selection")
@@ -225,63 +321,11 @@ class ComparisonPane(ScrollView, can_focus=True):
                         for part, part_style, control in chosen], chosen.cell_length)
         return Strip.join([before, chosen, after])
 
-    def _update_lines(self) -> None:
-        """Point ``_lines`` at the strips for the current state, rendering them on a miss."""
-        width = self.scrollable_content_region.width
-        dimension = self.dimension
-        if dimension is None or width <= 0 or not self.is_attached:
-            if self._lines:
-                self._lines, self._texts = [], []
-                self._lines_key = None
-                self._set_virtual_size(Size(0, 0))
-            return
-        key = self._key(dimension, width)
-        if key == self._lines_key:
-            return
-        self._lines, self._texts = self._render_dimension(dimension, key)
-        self._lines_key = key
-        self._sync_virtual_size()
-
-    def _sync_virtual_size(self) -> None:
-        # Never shorter than the viewport: every dimension that fits then has the same
-        # virtual size, so moving between them leaves the scrollbar (a costly widget to
-        # repaint) untouched.
-        region = self.scrollable_content_region
-        if self._lines:
-            self._set_virtual_size(Size(region.width, max(len(self._lines), region.height)))
-
-    def _key(self, dimension: Dimension, width: int) -> _Key:
-        return _Key(dimension.id, width, self.screen.has_class("-wide"), self.app.theme,
-                    self.visual_style)
-
-    def _render_dimension(self, dimension: Dimension, key: _Key) -> tuple[list[Strip], list[str]]:
-        cached = self._cache.get(key)
-        if cached is None:
-            renderer = _Renderer(self, key.style, key.width)
-            strips = renderer.dimension(self._dataset, dimension, key.side_by_side)
-            # (column, line) of each character, for Textual's mouse selection; added here
-            # so that it costs nothing when the strips are shown again.
-            cached = ([strip.apply_offsets(0, line) for line, strip in enumerate(strips)],
-                      renderer.texts)
-            self._cache.set(key, cached)
-        return cached
-
-    def _set_virtual_size(self, size: Size) -> None:
-        if size != self.virtual_size:
-            # Not ``self.virtual_size = size``: that reactive asks for a layout of the whole
-            # screen. The pane's own size does not change and its scrollbar is always there
-            # (DEFAULT_CSS), so updating the scrollbar is enough.
-            self.set_reactive(ComparisonPane.virtual_size, size)
-            self._scroll_update(size)
+    # ------------------------------------------------------------------ ahead of time
 
     def _prefetch_neighbours(self) -> None:
-        """Render the dimensions next to the shown one, once the frame is painted.
-
-        Moving through the list one entry at a time then finds its strips ready: the few
-        milliseconds of wrapping happen while the user reads, not between key and frame.
-        The neighbours are those given to :meth:`show_dimension` (the list as shown,
-        filtered or not), else the ones before and after in the dataset.
-        """
+        """Lay out the first screen of the dimensions next to the shown one, once the frame
+        is painted: moving through the list then finds their strips ready."""
         dimension = self.dimension
         width = self.scrollable_content_region.width
         if dimension is None or width <= 0 or not self.is_attached:
@@ -293,94 +337,126 @@ class ComparisonPane(ScrollView, can_focus=True):
             if index is None:
                 return
             neighbours = [dimensions[i] for i in (index + 1, index - 1) if 0 <= i < len(dimensions)]
+        renderer = _Renderer(self, width)
+        rows = self.scrollable_content_region.height
         for other in neighbours:
-            self._render_dimension(other, self._key(other, width))
+            side_by_side = self.side_by_side and renderer.fits_columns(self._dataset, other)
+            key = (other.id, width, side_by_side)
+            if key not in self._documents:
+                document = LazyLines(renderer.dimension(self._dataset, other, side_by_side))
+                document.ensure(rows)
+                self._documents.set(key, document)
 
 
 class _Renderer:
-    """Builds the strips of one dimension at one width (no state kept between renders)."""
+    """Builds the blocks of one dimension at one width (no state kept between renders)."""
 
-    def __init__(self, widget: ComparisonPane, style: Style, width: int) -> None:
-        self._widget = widget
-        self._style = style
+    def __init__(self, pane: ComparisonPane, width: int) -> None:
         self._width = width
-        self._blank_style = style.rich_style
-        self.texts: list[str] = []
-        # Styles are resolved as in a Static (``Visual.to_strips``): through the widget, so
-        # ``$accent`` and the other theme variables follow the current theme. Empty rules:
-        # the defaults (wrap, fold, left), whatever CSS the pane itself is given. Skipping
-        # to_strips' selection and link handling halves the cost (dataset text has no links).
-        self._options = RenderOptions(widget._get_style, {})
-        muted = widget.get_visual_style("comparison-pane--muted").foreground
-        self._muted = Style(foreground=muted)
-        self._muted_italic = Style(foreground=muted, italic=True)
+        base = pane.visual_style
+        self._base = base
+        self._blank_style = base.rich_style
 
-    def _strips(self, content: Content, width: int, style: Optional[Style] = None,
-                record: bool = True) -> list[Strip]:
+        def span(name: str) -> Style:
+            # Only the component's colour and attributes: the background stays the pane's.
+            full = pane.get_visual_style(f"comparison-pane--{name}")
+            return Style(foreground=full.foreground, bold=full.bold, italic=full.italic,
+                         underline=full.underline, dim=full.dim)
+
+        self.title, self.verdict, self.subject = span("title"), span("verdict"), span("subject")
+        self.tagline, self.rule, self.muted = span("tagline"), span("rule"), span("muted")
+        self.correction, self.note = span("correction"), span("note")
+        self.command, self.link, self.notice_style = span("command"), span("link"), span("notice")
+        self.commands_base = base + Style(background=pane.get_visual_style(
+            "comparison-pane--commands").background)
+
+    # ------------------------------------------------------------------ pieces
+
+    def _strips(self, content: Content, width: int, base: Optional[Style] = None) -> list[Strip]:
         """``content`` wrapped to ``width`` cells, each strip padded to exactly that width."""
-        if record:
-            self.texts.append(content.plain)
         if width <= 0:
             return []
-        base = style or self._style
-        strips = content.render_strips(width, None, base, self._options)
-        pad_style = base.rich_style
-        return [strip.extend_cell_length(width, pad_style) for strip in strips]
+        base = base or self._base
+        strips = content.render_strips(width, None, base, OPTIONS)
+        pad = base.rich_style
+        return [strip.extend_cell_length(width, pad) for strip in strips]
 
-    def _blank(self, width: Optional[int] = None) -> Strip:
-        return Strip.blank(self._width if width is None else width, self._blank_style)
+    def _text(self, text: str, style: Style, width: Optional[int] = None,
+              base: Optional[Style] = None) -> Iterator[tuple[str, list[Strip]]]:
+        """A text of any length, laid out one piece at a time."""
+        width = self._width if width is None else width
+        first = True
+        for piece in chunks(text):
+            yield (text if first else ""), self._strips(Content.styled(piece, style), width, base)
+            first = False
 
-    def dimension(self, dataset: Dataset, dimension: Dimension, side_by_side: bool) -> list[Strip]:
-        width = self._width
-        lines: list[Strip] = [self._blank()]
-        lines += self._strips(Content.styled(dimension.title, "bold"), width)
+    def _blank(self, width: Optional[int] = None, style: Optional[RichStyle] = None) -> Strip:
+        return Strip.blank(self._width if width is None else width, style or self._blank_style)
+
+    def _gap(self) -> tuple[str, list[Strip]]:
+        return "", [self._blank()]
+
+    def notice(self, text: str) -> Iterator[tuple[str, list[Strip]]]:
+        yield from self._text(text, self.notice_style)
+        yield "", self._strips(Content.styled("Escape clears the filter", self.muted), self._width)
+
+    def fits_columns(self, dataset: Dataset, dimension: Dimension) -> bool:
+        count = len(dataset.subjects)
+        column_width = (self._width - COLUMN_GAP * (count - 1)) // max(count, 1)
+        return (count > 1 and column_width >= MIN_COLUMN_WIDTH
+                and all(len(dimension.descriptions.get(s.id, "")) <= MAX_COLUMN_TEXT
+                        for s in dataset.subjects))
+
+    # ------------------------------------------------------------------ the dimension
+
+    def dimension(self, dataset: Dataset, dimension: Dimension,
+                  side_by_side: bool) -> Iterator[tuple[str, list[Strip]]]:
+        # The title first, on the first row: on a tiny pane it is what is left.
+        yield from self._text(dimension.title, self.title)
         if dimension.verdict:
-            lines += self._strips(Content.styled(dimension.verdict, self._muted_italic), width)
-        lines.append(self._blank())
-        for section in (self._subjects(dataset, dimension, side_by_side),
-                        self._notes(dimension), self._commands(dataset, dimension),
+            yield from self._text(dimension.verdict, self.verdict)
+        yield self._gap()
+        if side_by_side:
+            yield self._columns(dataset, dimension)
+            yield self._gap()
+        else:
+            for subject in dataset.subjects:
+                yield from self._stacked_subject(subject.name, subject.tagline,
+                                                 dimension.descriptions.get(subject.id, ""))
+                yield self._gap()
+        for section in (self._notes(dimension), self._commands(dataset, dimension),
                         self._sources(dimension)):
-            if section:
-                lines += section
-                lines.append(self._blank())
-        return lines
+            empty = True
+            for block in section:
+                empty = False
+                yield block
+            if not empty:
+                yield self._gap()
 
-    # ------------------------------------------------------------------ sections
-
-    def _subjects(self, dataset: Dataset, dimension: Dimension, side_by_side: bool) -> list[Strip]:
-        subjects = dataset.subjects
-        if not subjects:
-            return []
-        headings = [Content.assemble((subject.name, "bold $accent"), "  ",
-                                     (subject.tagline, self._muted_italic))
-                    for subject in subjects]
-        descriptions = [Content(dimension.descriptions.get(subject.id, ""))
-                        for subject in subjects]
-        count = len(subjects)
-        column_width = (self._width - COLUMN_GAP * (count - 1)) // count
-        if side_by_side and count > 1 and column_width >= MIN_COLUMN_WIDTH:
-            return self._columns(headings, descriptions, column_width)
-        lines: list[Strip] = []
-        for index, (heading, description) in enumerate(zip(headings, descriptions)):
-            if index:
-                lines.append(self._blank())
-            lines += self._strips(heading, self._width)
-            lines += self._rule(self._width)
-            lines += self._strips(description, self._width)
-        return lines
+    def _heading(self, name: str, tagline: str) -> Content:
+        return Content.assemble((name, self.subject), "  ", (tagline[:CHUNK], self.tagline))
 
     def _rule(self, width: int) -> list[Strip]:
-        return self._strips(Content.styled("─" * width, "$accent 40%"), width, record=False)
+        return self._strips(Content.styled("─" * width, self.rule), width)
 
-    def _columns(self, headings: list[Content], descriptions: list[Content],
-                 column_width: int) -> list[Strip]:
-        rendered_headings = [self._strips(heading, column_width) for heading in headings]
+    def _stacked_subject(self, name: str, tagline: str,
+                         description: str) -> Iterator[tuple[str, list[Strip]]]:
+        heading = self._heading(name, tagline)
+        yield heading.plain, self._strips(heading, self._width) + self._rule(self._width)
+        yield from self._text(description, Style())
+
+    def _columns(self, dataset: Dataset, dimension: Dimension) -> tuple[str, list[Strip]]:
+        subjects = dataset.subjects
+        count = len(subjects)
+        column_width = (self._width - COLUMN_GAP * (count - 1)) // count
+        headings = [self._strips(self._heading(s.name, s.tagline), column_width) for s in subjects]
         # Headings padded to the tallest one, so that the rules line up across columns.
-        heading_height = max(len(strips) for strips in rendered_headings)
+        heading_height = max(len(strips) for strips in headings)
         columns = [
             heading + [self._blank(column_width)] * (heading_height - len(heading))
-            + self._rule(column_width) + self._strips(description, column_width)
-            for heading, description in zip(rendered_headings, descriptions)
+            + self._rule(column_width)
+            + self._strips(Content(dimension.descriptions.get(s.id, "")), column_width)
+            for s, heading in zip(subjects, headings)
         ]
         height = max(len(column) for column in columns)
         blank_column = self._blank(column_width)
@@ -393,63 +469,113 @@ class _Renderer:
                     parts.append(gap)
                 parts.append(column[row] if row < len(column) else blank_column)
             lines.append(Strip.join(parts).extend_cell_length(self._width, self._blank_style))
-        return lines
+        texts = [text for s in subjects
+                 for text in (self._heading(s.name, s.tagline).plain,
+                              dimension.descriptions.get(s.id, ""))]
+        return "\n".join(texts), lines
 
-    def _notes(self, dimension: Dimension) -> list[Strip]:
-        if not dimension.notes:
-            return []
+    def _notes(self, dimension: Dimension) -> Iterator[tuple[str, list[Strip]]]:
         bar_width = len(NOTES_BAR)
         inner = self._width - bar_width
         if inner <= 0:
             inner, bar_width = self._width, 0
-        bar_style = (self._style + Style.parse("$warning")).rich_style
-        bar = Strip([Segment(NOTES_BAR[:bar_width], bar_style)], bar_width)
-        lines: list[Strip] = []
+        bar = Strip([Segment(NOTES_BAR[:bar_width], (self._base + self.correction).rich_style)],
+                    bar_width)
+
+        def with_bar(strips: list[Strip]) -> list[Strip]:
+            return [Strip.join([bar, strip]) for strip in strips] if bar_width else strips
+
         for note in dimension.notes:
             if note.is_correction:
-                head = Content.styled(f"{CORRECTION_MARK} Correction: ", "bold $warning")
+                head = Content.styled(f"{CORRECTION_MARK} Correction: ", self.correction)
             else:
-                head = Content.styled(f"{CAVEAT_MARK} Note: ", "bold")
-            lines += self._strips(head + Content(note.text), inner)
+                head = Content.styled(f"{CAVEAT_MARK} Note: ", self.note)
+            first = True
+            for piece in chunks(note.text):
+                content = head + Content(piece) if first else Content(piece)
+                yield (head.plain + note.text if first else ""), with_bar(self._strips(content, inner))
+                first = False
             if note.source:
-                lines += self._strips(Content.styled(f"  {note.source}", self._muted), inner)
-        return [Strip.join([bar, line]) if bar_width else line for line in lines]
+                yield note.source, with_bar(self._link(note.source, inner, "  "))
 
-    def _commands(self, dataset: Dataset, dimension: Dimension) -> list[Strip]:
-        blocks = [(subject, dimension.commands.get(subject.id, ()))
-                  for subject in dataset.subjects]
-        blocks = [(subject, entries) for subject, entries in blocks if entries]
-        if not blocks:
+    def _link(self, url: str, width: int, indent: str = "") -> list[Strip]:
+        """A URL on its own line, never broken: cut with an ellipsis if wider than the pane
+        (the link still holds all of it), and clickable."""
+        if width <= 0:
             return []
-        # The block sits on a $boost background, padded by one cell on each side.
-        style = self._style + Style.parse("on $boost")
+        style = self.link + Style(link=url)
+        content = Content.assemble(indent, (url, style))
+        if content.cell_length > width:
+            content = content.truncate(width, ellipsis=True)
+        return self._strips(content, width)
+
+    def _commands(self, dataset: Dataset, dimension: Dimension) -> Iterator[tuple[str, list[Strip]]]:
+        base = self.commands_base
         pad = 1 if self._width > 2 else 0
         inner = self._width - 2 * pad
-        indent = 4 if inner > 8 else 0
-        lines: list[Strip] = []
-        for subject, entries in blocks:
-            lines += self._strips(Content.styled(f"{subject.name} commands", "bold $accent"),
-                                  inner, style)
+        does_indent = 4 if inner > 8 else 0
+        padding = Strip.blank(pad, base.rich_style)
+
+        def framed(strips: list[Strip]) -> list[Strip]:
+            if pad:
+                strips = [Strip.join([padding, strip]) for strip in strips]
+            return [strip.extend_cell_length(self._width, base.rich_style) for strip in strips]
+
+        for subject in dataset.subjects:
+            entries = dimension.commands.get(subject.id, ())
+            if not entries:
+                continue
+            heading = f"{subject.name} commands"
+            yield heading, framed(self._strips(Content.styled(heading, self.subject), inner, base))
             for command in entries:
-                lines += self._strips(Content.assemble(("$ ", self._muted),
-                                                       (command.run, "bold")), inner, style)
-                does = self._strips(Content.styled(command.does, self._muted),
-                                    inner - indent, style)
-                lines += [self._indent(line, indent, style) for line in does]
-        return [self._indent(line, pad, style).extend_cell_length(self._width, style.rich_style)
-                for line in lines]
+                yield command.run, framed(self._command_lines(command.run, inner))
+                does = self._strips(Content.styled(command.does, self.muted),
+                                    inner - does_indent, base)
+                if does_indent:
+                    indent = Strip.blank(does_indent, base.rich_style)
+                    does = [Strip.join([indent, line]) for line in does]
+                yield command.does, framed(does)
 
-    @staticmethod
-    def _indent(line: Strip, cells: int, style: Style) -> Strip:
-        if cells <= 0:
-            return line
-        return Strip.join([Strip.blank(cells, style.rich_style), line])
-
-    def _sources(self, dimension: Dimension) -> list[Strip]:
-        if not dimension.sources:
+    def _command_lines(self, run: str, width: int) -> list[Strip]:
+        """``$ command`` wrapped only at spaces, each broken line ending in `` \\`` (the
+        shell's continuation, so a copy still runs); a word wider than the pane is cut with
+        a ``\\`` too."""
+        base = self.commands_base
+        if width <= 0:
             return []
-        heading = Content.styled("Sources", self._muted + Style(bold=True))
-        lines = self._strips(heading, self._width)
+        room = width - len(CONTINUATION)
+        mark = Content.styled(CONTINUATION, self.muted)
+        cut_mark = Content.styled("\\", self.muted)
+        lines: list[Content] = []
+        current = Content.styled("$ ", self.muted)
+        has_word = False
+        words = run.split(" ")
+        for index, word in enumerate(words):
+            limit = width if index == len(words) - 1 else room
+            piece = Content.styled(word, self.command)
+            candidate = current + Content(" ") + piece if has_word else current + piece
+            if candidate.cell_length <= limit:
+                current, has_word = candidate, True
+                continue
+            if has_word:
+                lines.append(current + mark)
+                current = Content(COMMAND_INDENT) + piece
+            else:
+                current = candidate
+            has_word = True
+            while current.cell_length > limit and room > len(COMMAND_INDENT) + 1:
+                lines.append(current[:room] + cut_mark)
+                current = Content(COMMAND_INDENT) + current[room:]
+        lines.append(current)
+        strips: list[Strip] = []
+        for line in lines:
+            strips += self._strips(line, width, base)
+        return strips
+
+    def _sources(self, dimension: Dimension) -> Iterator[tuple[str, list[Strip]]]:
+        if not dimension.sources:
+            return
+        heading = Content.styled("Sources", self.muted + Style(bold=True))
+        yield "Sources", self._strips(heading, self._width)
         for url in dimension.sources:
-            lines += self._strips(Content.styled(url, self._muted), self._width)
-        return lines
+            yield url, self._link(url, self._width)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Optional, Sequence
 
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.widgets import OptionList
@@ -12,31 +13,50 @@ from textual.widgets.option_list import Option
 from kvmq.dataset.model import Dataset, Dimension
 from kvmq.dataset.search import FilterIndex, narrows
 
+# A prompt is one line ending in an ellipsis: longer titles are cut before they are styled.
+MAX_PROMPT = 300
+
 
 class DimensionList(OptionList):
     """One line per dimension; :attr:`current` is the highlighted one.
 
     An OptionList rather than a ListView: it renders lines, not widgets, so it stays fast
-    with thousands of dimensions. Whoever shows the current dimension watches the
-    ``highlighted`` reactive (``App.watch``): a watcher runs in the same turn as the move,
-    where a message would bubble through every container up to the app, one queue hop each,
-    and the pane would catch up a frame later.
+    with thousands of dimensions. Its contract is OptionList's: ``OptionHighlighted`` fires
+    on every move. The app also watches the ``highlighted`` reactive, so the pane follows in
+    the same turn as the key rather than a message hop later. Moving down from the last
+    entry wraps to the first, and up from the first to the last.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("g", "first", "First", show=False),
-        Binding("G", "last", "Last", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False,
+                tooltip="next dimension (from the last: the first)"),
+        Binding("up,k", "cursor_up", "Up", show=False,
+                tooltip="previous dimension (from the first: the last)"),
+        Binding("home,g", "first", "First", show=False, tooltip="first dimension"),
+        Binding("end,G", "last", "Last", show=False, tooltip="last dimension"),
+        Binding("pagedown", "page_down", "Page down", show=False, tooltip="a page down"),
+        Binding("pageup", "page_up", "Page up", show=False, tooltip="a page up"),
     ]
+    DEFAULT_CSS = """
+    DimensionList {
+        height: 1fr;
+        min-width: 8;
+        border: none;
+        padding: 0;
+        /* One line per dimension: long titles end in an ellipsis instead of wrapping. */
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+        &:focus { border: none; background-tint: $foreground 3%; }
+    }
+    """
 
     def __init__(self, dataset: Dataset, *, id: Optional[str] = None) -> None:
         # Prompts are built once; filtering reuses the same Option objects. Passing them to
         # the constructor (one call, before mounting) lets the first frame show the list.
-        options = [Option(Content(d.title), id=d.id) for d in dataset.dimensions]
+        options = [Option(Content(d.title[:MAX_PROMPT]), id=d.id) for d in dataset.dimensions]
         super().__init__(*options, id=id)
         self._index = FilterIndex(dataset)
-        self._visible: list[Dimension] = list(dataset.dimensions)
+        self._shown: list[Dimension] = list(dataset.dimensions)
         self._index_by_id = {d.id: i for i, d in enumerate(dataset.dimensions)}
         self._all_options = options
         self.query_text = ""
@@ -45,24 +65,28 @@ class DimensionList(OptionList):
         if self._all_options:
             self.highlighted = 0
 
+    def on_resize(self, event: events.Resize) -> None:
+        # The highlighted entry stays in view through any resize.
+        self.call_after_refresh(self.scroll_to_highlight)
+
     @property
     def shown_dimensions(self) -> Sequence[Dimension]:
         """The dimensions the filter keeps, in list order."""
-        return self._visible
+        return self._shown
 
     @property
     def current(self) -> Optional[Dimension]:
-        if self.highlighted is None or not self._visible:
+        if self.highlighted is None or not self._shown:
             return None
-        return self._visible[self.highlighted]
+        return self._shown[self.highlighted]
 
     def neighbours(self) -> list[Dimension]:
         """The entries after and before the highlighted one, as shown (filtered or not)."""
         highlighted = self.highlighted
         if highlighted is None:
             return []
-        visible = self._visible
-        return [visible[i] for i in (highlighted + 1, highlighted - 1) if 0 <= i < len(visible)]
+        shown = self._shown
+        return [shown[i] for i in (highlighted + 1, highlighted - 1) if 0 <= i < len(shown)]
 
     @property
     def total(self) -> int:
@@ -72,21 +96,22 @@ class DimensionList(OptionList):
     def apply_filter(self, query: str) -> None:
         """Show only dimensions containing every word of ``query``; keep the highlight if shown.
 
-        No message: the caller reads :attr:`shown_dimensions` and updates the count in the same frame.
+        No message: the caller reads :attr:`shown_dimensions` and updates the count in the
+        same frame.
         """
         if query == self.query_text:
             return
         previous = self.current
         # A query that narrows the last one only needs to search what that one found.
-        within = self._visible if narrows(query, self.query_text) else None
+        within = self._shown if narrows(query, self.query_text) else None
         self.query_text = query
         found = self._index.filter(query, within)
-        if len(found) == len(self._visible) and all(
-                new is old for new, old in zip(found, self._visible)):
+        if len(found) == len(self._shown) and all(
+                new is old for new, old in zip(found, self._shown)):
             # The same entries (typing on often changes nothing): rebuilding the options,
             # the costliest step with thousands of them, would change nothing.
             return
-        self._visible = found
+        self._shown = found
         options = self._all_options
         index_by_id = self._index_by_id
         self.set_options([options[index_by_id[d.id]] for d in found])
@@ -100,9 +125,9 @@ class DimensionList(OptionList):
         """Highlight a dimension by id (clearing a filter that hides it); False if unknown."""
         if dimension_id not in self._index_by_id:
             return False
-        if all(d.id != dimension_id for d in self._visible):
+        if all(d.id != dimension_id for d in self._shown):
             self.apply_filter("")
-        for index, dimension in enumerate(self._visible):
+        for index, dimension in enumerate(self._shown):
             if dimension.id == dimension_id:
                 self.highlighted = index
                 self.scroll_to_highlight()

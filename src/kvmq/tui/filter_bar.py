@@ -6,18 +6,32 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import Input, Static
 
 
-class FilterBar(Horizontal):
-    """An input that narrows the dimension list as you type, and a match count."""
+class FilterBar(Vertical):
+    """An input as wide as the list that narrows it as you type, with a match count below."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "clear", "Clear filter")]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"filter-bar--count", "filter-bar--no-match"}
+    DEFAULT_CSS = """
+    FilterBar {
+        height: auto;
+        padding: 0 1;
+        background: $boost;
+        & > Input { width: 1fr; min-width: 4; }
+        & > Static { width: 1fr; height: 1; min-width: 4; }
+        & > .filter-bar--count { color: $text-muted; }
+        & > .filter-bar--no-match { color: $warning; text-style: bold; }
+    }
+    """
 
     class QueryChanged(Message):
+        """The text in the input changed (``query``: the new text)."""
+
         def __init__(self, query: str) -> None:
             super().__init__()
             self.query = query
@@ -30,33 +44,33 @@ class FilterBar(Horizontal):
             self.cleared = cleared
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="words to match", id="filter-input", compact=True)
-        yield Static(id="filter-count", markup=False)
+        yield Input(placeholder="words to match", compact=True)
+        yield Static(markup=False)
 
     @property
     def query_text(self) -> str:
         return self.query_one(Input).value
 
     def open(self) -> None:
+        """Show the bar and put the cursor in it at once: keys typed in the same burst as
+        ``/`` (a paste) land in the input."""
         self.display = True
-        # A widget hidden until now can only take focus once it has been laid out.
-        self.call_after_refresh(self.query_one(Input).focus)
+        self.focus_input()
+
+    def focus_input(self) -> None:
+        # Synchronously (Widget.focus() is queued behind keys already waiting).
+        self.screen.set_focus(self.query_one(Input))
 
     def show_count(self, query: str, shown: int, total: int) -> None:
-        count = self.query_one("#filter-count", Static)
-        # As wide as the longest text it can show for this total: a fixed width lets the
-        # count change on every keystroke without a layout of the whole screen.
-        longest = max(len(f"{total} of {total} match"), len(f"{total} dimensions"), len("no match"))
-        width = longest + count.styles.gutter.width
-        if count.styles.width is None or count.styles.width.value != width:
-            count.styles.width = width
+        """``N of M match`` under the input, or ``no match``."""
         if not query.strip():
-            text = Content.styled(f"{total} dimensions", "dim")
+            text, component = f"{total} dimension{'' if total == 1 else 's'}", "filter-bar--count"
         elif shown:
-            text = Content.styled(f"{shown} of {total} match", "dim")
+            text, component = f"{shown} of {total} match", "filter-bar--count"
         else:
-            text = Content.styled("no match", "bold $warning")
-        count.update(text, layout=False)
+            text, component = "no match", "filter-bar--no-match"
+        style = self.get_visual_style(component)
+        self.query_one(Static).update(Content.styled(text, style), layout=False)
 
     def clear_input(self) -> None:
         """Empty the input without announcing a new query."""
