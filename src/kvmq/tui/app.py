@@ -51,6 +51,66 @@ class ExplorerCrashed(Exception):
     """The explorer stopped on an unexpected error; ``str()`` is its one-line summary."""
 
 
+class _BackgroundLoad:
+    """A dataset read in a daemon thread, awaited by the app's worker or taken when done."""
+
+    def __init__(self, source: Union[Path, Dataset],
+                 loader: Optional[Callable[[Path], Dataset]]) -> None:
+        self._lock = threading.Lock()
+        self._done = False
+        self._result: Optional[Dataset] = None
+        self._error: Optional[BaseException] = None
+        self._notify: Optional[Callable[[], None]] = None
+        if isinstance(source, Dataset):
+            self._settle(source, None)
+            return
+        threading.Thread(target=self._parse, args=(source, loader), name="kvmq-load",
+                         daemon=True).start()
+
+    def _parse(self, path: Path, loader: Optional[Callable[[Path], Dataset]]) -> None:
+        if loader is None:
+            from kvmq.dataset.loader import load
+
+            loader = load
+        try:
+            result, error = loader(path), None
+        except BaseException as exc:  # handed to the app, which hands it to the CLI
+            result, error = None, exc
+        self._settle(result, error)
+
+    def _settle(self, result: Optional[Dataset], error: Optional[BaseException]) -> None:
+        with self._lock:
+            self._result, self._error, self._done = result, error, True
+            notify = self._notify
+        if notify is not None:
+            notify()
+
+    def result_if_done(self) -> Optional[Dataset]:
+        """The dataset if it loaded already (errors are raised by :meth:`wait`)."""
+        with self._lock:
+            return self._result if self._done else None
+
+    async def wait(self) -> Dataset:
+        loop = asyncio.get_running_loop()
+        finished = asyncio.Event()
+
+        def wake() -> None:
+            # RuntimeError: the app has already closed its loop, so nobody waits.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(finished.set)
+
+        with self._lock:
+            if not self._done:
+                self._notify = wake
+            else:
+                finished.set()
+        await finished.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+
 class ExplorerApp(App[int]):
     """Browse a comparison dataset: dimensions, subjects side by side, pros, summary, host."""
 
@@ -89,26 +149,36 @@ class ExplorerApp(App[int]):
         super().__init__()
         self._source = source
         self._host = host
-        self._loader = loader
         self.dataset: Optional[Dataset] = None
         self.load_error: Optional[BaseException] = None
         self._dimension_before_filter: Optional[str] = None
         self.sub_title = "loading…"
+        # The one load path: a daemon thread (quitting never waits for a long parse), started
+        # now so that it runs while Textual starts; the first frame shows the tabs if it is done.
+        self._load = _BackgroundLoad(source, loader)
 
     # ------------------------------------------------------------------ loading
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
-        with Vertical(id="loading"):
-            yield LoadingIndicator()
-            name = self._source if isinstance(self._source, Path) else "the dataset"
-            yield Static(Content.styled(f"Loading {printable(str(name))}…", "$text-muted"),
-                         id="loading-text")
+        dataset = self._load.result_if_done()
+        if dataset is not None:
+            self._take_dataset(dataset)
+            yield self._tabs(dataset)
+        else:
+            with Vertical(id="loading"):
+                yield LoadingIndicator()
+                name = self._source if isinstance(self._source, Path) else "the dataset"
+                yield Static(Content.styled(f"Loading {printable(str(name))}…", "$text-muted"),
+                             id="loading-text")
         yield Footer()
 
     def on_mount(self) -> None:
         self._fit_footer(self.size.width)
-        self.run_worker(self._load(), name="load", group="load", exit_on_error=False)
+        if self.dataset is not None:
+            self._wire_compare_tab()
+        else:
+            self.run_worker(self._load.wait(), name="load", group="load", exit_on_error=False)
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit_footer(event.size.width)
@@ -120,39 +190,6 @@ class ExplorerApp(App[int]):
         footer.compact = width < 80
         footer.show_command_palette = width >= 60
 
-    async def _load(self) -> Dataset:
-        """The dataset, parsed in a daemon thread: quitting never waits for a long parse."""
-        source = self._source
-        if isinstance(source, Dataset):
-            return source
-        loader = self._loader
-        if loader is None:
-            from kvmq.dataset.loader import load
-
-            loader = load
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Dataset] = loop.create_future()
-
-        def settle(result: Optional[Dataset], error: Optional[BaseException]) -> None:
-            if future.done():
-                return
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(result)  # type: ignore[arg-type]
-
-        def parse() -> None:
-            try:
-                result, error = loader(source), None
-            except BaseException as exc:  # handed to the app, which hands it to the CLI
-                result, error = None, exc
-            # RuntimeError: the app has already closed its loop, so nobody waits.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(settle, result, error)
-
-        threading.Thread(target=parse, name="kvmq-load", daemon=True).start()
-        return await future
-
     async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.name != "load":
             return
@@ -161,16 +198,21 @@ class ExplorerApp(App[int]):
         if event.state == WorkerState.SUCCESS:
             result = event.worker.result
             assert isinstance(result, Dataset)
-            await self._show_dataset(result)
+            self._take_dataset(result)
+            await self.query_one("#loading").remove()
+            await self.mount(self._tabs(result), before=self.query_one(Footer))
+            self._wire_compare_tab()
         elif event.state == WorkerState.ERROR:
             self.load_error = event.worker.error
             self.exit(2, return_code=2)
 
-    async def _show_dataset(self, dataset: Dataset) -> None:
+    def _take_dataset(self, dataset: Dataset) -> None:
         self.dataset = dataset
         self.title = dataset.title
         count = len(dataset.dimensions)
         self.sub_title = f"{count} dimension{'' if count == 1 else 's'}"
+
+    def _tabs(self, dataset: Dataset) -> TabbedContent:
         dimension_list = DimensionList(dataset, id="dimensions")
         pane = ComparisonPane(dataset, id="pane").data_bind(side_by_side=ExplorerApp.wide)
         tabs = TabbedContent(id="tabs")
@@ -183,8 +225,11 @@ class ExplorerApp(App[int]):
             TabPane("4 Host", id="host"),
         ):
             tabs.compose_add_child(pane_widget)
-        await self.query_one("#loading").remove()
-        await self.mount(tabs, before=self.query_one(Footer))
+        return tabs
+
+    def _wire_compare_tab(self) -> None:
+        dimension_list = self.query_one(DimensionList)
+        pane = self.query_one(ComparisonPane)
 
         def show_current() -> None:
             dimension = dimension_list.current
