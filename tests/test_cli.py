@@ -162,7 +162,7 @@ def test_show_json(kvmq: Kvmq) -> None:
     assert set(data) == set(SHIPPED_YAML)
     assert data["schema"] == 1
     assert [d["id"] for d in data["dimensions"]] == ALL_IDS
-    assert len(data["dimensions"]) == 16
+    assert len(data["dimensions"]) == 24
     for dimension, raw in zip(data["dimensions"], SHIPPED_YAML["dimensions"]):
         assert set(raw) <= set(dimension), dimension["id"]
         assert dimension["descriptions"] == {k: v.strip() for k, v in raw["descriptions"].items()}
@@ -239,7 +239,7 @@ def test_validate_shipped(kvmq: Kvmq) -> None:
     out = ok(kvmq("validate"))
     assert out.count("\n") == 1 and out.endswith("\n")
     assert "OK" in out
-    assert "16 dimensions" in out and "2 subjects" in out
+    assert "24 dimensions" in out and "2 subjects" in out
     assert str(SHIPPED_DATASET.resolve()) in out or "kvm-vs-qemu.yaml" in out
     assert ok(kvmq("validate", str(SHIPPED_DATASET))).count("\n") == 1
 

@@ -64,7 +64,7 @@ def test_installed_wheel_runs_from_anywhere(wheel: Path, tmp_path: Path) -> None
 
     shown = _run([str(venv / "bin" / "kvmq"), "show", "--format", "json"], cwd=elsewhere)
     data = json.loads(shown.stdout)
-    assert len(data["dimensions"]) == 16
+    assert len(data["dimensions"]) == 24
     assert data["title"] == "KVM vs QEMU"
 
     located = _run([str(python), "-c", "import kvmq.dataset.loader as d; print(d.packaged_data_path())"],
@@ -75,7 +75,7 @@ def test_installed_wheel_runs_from_anywhere(wheel: Path, tmp_path: Path) -> None
     assert path.read_bytes() == SHIPPED.read_bytes()
 
     validated = _run([str(venv / "bin" / "kvmq"), "validate"], cwd=elsewhere)
-    assert "OK" in validated.stdout and "16 dimensions" in validated.stdout
+    assert "OK" in validated.stdout and "24 dimensions" in validated.stdout
 
 
 def test_editable_install_finds_the_dataset(tmp_path: Path) -> None:
