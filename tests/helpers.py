@@ -176,3 +176,4 @@ def iter_texts(dataset: Dataset) -> Iterator[str]:
             for command in commands:
                 yield command.run
                 yield command.does
+                yield from (extra for extra in (command.caution, command.needs) if extra)

@@ -262,8 +262,13 @@ def _normalized_yaml(path: Path) -> dict[str, Any]:
     for dimension in raw["dimensions"]:
         dimension["notes"] = [{"text": n["text"], "source": n.get("source"), "kind": n.get("kind", "caveat")}
                               for n in dimension.get("notes", [])]
-        dimension.setdefault("commands", {})
+        dimension["commands"] = {
+            sid: [{"run": c["run"], "does": c["does"], "caution": c.get("caution"), "needs": c.get("needs")}
+                  for c in commands]
+            for sid, commands in dimension.get("commands", {}).items()
+        }
         dimension.setdefault("sources", [])
+    raw.setdefault("source", None)
     subject_ids = [s["id"] for s in raw["subjects"]]
     raw["pros"] = {sid: raw["pros"].get(sid, []) for sid in subject_ids}
     return raw

@@ -264,11 +264,14 @@ def _compose(text: str, display: str) -> yaml.Node:
 
 
 _TOP_KEYS = ("schema", "title", "summary", "source", "subjects", "dimensions", "pros")
+# A comparison written from scratch has no base comparison to attribute: source is optional.
+_TOP_REQUIRED = ("schema", "title", "summary", "subjects", "dimensions", "pros")
 _SOURCE_KEYS = ("title", "publisher", "url")
 _SUBJECT_KEYS = ("id", "name", "tagline", "homepage")
 _DIMENSION_KEYS = ("id", "title", "verdict", "descriptions", "notes", "commands", "sources")
 _NOTE_KEYS = ("text", "source", "kind")
-_COMMAND_KEYS = ("run", "does")
+_COMMAND_KEYS = ("run", "does", "caution", "needs")
+_COMMAND_REQUIRED = ("run", "does")
 _PRO_KEYS = ("label", "votes")
 
 
@@ -421,7 +424,7 @@ class _Builder:
             self.error(root, "", f"the top level must be a mapping (schema, title, ...), "
                                  f"found {_describe(root)}")
             return None
-        top = self.mapping(root, "", _TOP_KEYS, _TOP_KEYS)
+        top = self.mapping(root, "", _TOP_KEYS, _TOP_REQUIRED)
         if top is None:
             return None
         if "schema" in top:
@@ -436,12 +439,13 @@ class _Builder:
         title = self.text(top["title"][1], "title", one_line=True) if "title" in top else None
         summary = self.text(top["summary"][1], "summary") if "summary" in top else None
         source = self._source(top["source"][1]) if "source" in top else None
+        source_ok = "source" not in top or source is not None
         subjects, subject_ids = (self._subjects(top["subjects"][1]) if "subjects" in top
                                  else ([], None))
         dimensions = (self._dimensions(top["dimensions"][1], subject_ids)
                       if "dimensions" in top else [])
         pros = self._pros(top["pros"][1], subject_ids) if "pros" in top else {}
-        if self.errors or title is None or summary is None or source is None:
+        if self.errors or title is None or summary is None or not source_ok:
             return None
         return Dataset(
             title=title, summary=summary, source=source, subjects=tuple(subjects),
@@ -631,17 +635,19 @@ class _Builder:
         ok = True
         for index, item in enumerate(self.sequence(node, where, "commands")):
             item_where = f"{where}[{index}]"
-            entries = self.mapping(item, item_where, _COMMAND_KEYS, _COMMAND_KEYS)
+            entries = self.mapping(item, item_where, _COMMAND_KEYS, _COMMAND_REQUIRED)
             if entries is None:
                 ok = False
                 continue
             run = self.text(entries["run"][1], f"{item_where}.run") if "run" in entries else None
             does = self.text(entries["does"][1], f"{item_where}.does", one_line=True) \
                 if "does" in entries else None
-            if run is None or does is None:
+            optional = {key: self.text(entries[key][1], f"{item_where}.{key}", one_line=True)
+                        for key in ("caution", "needs") if key in entries}
+            if run is None or does is None or None in optional.values():
                 ok = False
                 continue
-            commands.append(Command(run=run, does=does))
+            commands.append(Command(run=run, does=does, **optional))
         return tuple(commands) if ok else None
 
     def _pros(self, node: yaml.Node, subject_ids: Optional[list[str]]) -> dict[str, tuple[Pro, ...]]:

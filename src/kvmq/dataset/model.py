@@ -96,6 +96,10 @@ class Note:
 class Command:
     run: str
     does: str
+    #: What can go wrong (data lost, a guest stopped, a reboot): shown highlighted with the command.
+    caution: Optional[str] = None
+    #: What the command needs that is not obvious: root, a package, another host.
+    needs: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,8 @@ class Pro:
 class Dataset:
     title: str
     summary: str
-    source: Source
+    #: The base comparison the dataset starts from; None for a comparison written from scratch.
+    source: Optional[Source]
     subjects: tuple[Subject, ...]
     dimensions: tuple[Dimension, ...]
     pros: Mapping[str, tuple[Pro, ...]]
@@ -170,9 +175,11 @@ class Dataset:
 
     def to_dict(self) -> dict[str, Any]:
         """The normalized dataset: the YAML's keys, defaults filled in, stable order."""
-        source: dict[str, Any] = {"title": self.source.title, "publisher": self.source.publisher}
-        if self.source.url:
-            source["url"] = self.source.url
+        source: Optional[dict[str, Any]] = None
+        if self.source is not None:
+            source = {"title": self.source.title, "publisher": self.source.publisher}
+            if self.source.url:
+                source["url"] = self.source.url
         return {
             "schema": self.schema,
             "title": self.title,
@@ -217,11 +224,16 @@ def dimension_to_dict(dimension: Dimension) -> dict[str, Any]:
         {"text": n.text, "source": n.source, "kind": n.kind} for n in dimension.notes
     ]
     out["commands"] = {
-        sid: [{"run": c.run, "does": c.does} for c in cmds]
+        sid: [command_to_dict(c) for c in cmds]
         for sid, cmds in dimension.commands.items()
     }
     out["sources"] = list(dimension.sources)
     return out
+
+
+def command_to_dict(command: Command) -> dict[str, Optional[str]]:
+    return {"run": command.run, "does": command.does,
+            "caution": command.caution, "needs": command.needs}
 
 
 NOTE_KINDS = ("caveat", "correction")
@@ -262,10 +274,12 @@ class _DictReader:
                                   "dimensions", "pros"))
         if top.get("schema") != SCHEMA_VERSION or type(top.get("schema")) is not int:
             raise ValueError("unsupported schema")
-        source_data = self.mapping(top.get("source"), ("title", "publisher", "url"))
-        source = Source(self.text(source_data.get("title")),
-                        self.text(source_data.get("publisher")),
-                        self.text(source_data.get("url"), optional=True))
+        source = None
+        if top.get("source") is not None:
+            source_data = self.mapping(top.get("source"), ("title", "publisher", "url"))
+            source = Source(self.text(source_data.get("title")),
+                            self.text(source_data.get("publisher")),
+                            self.text(source_data.get("url"), optional=True))
         subjects = tuple(
             Subject(**{key: self.text(value) for key, value in
                        self.mapping(item, ("id", "name", "tagline", "homepage")).items()})
@@ -291,6 +305,12 @@ class _DictReader:
                        source=source, subjects=subjects, dimensions=dimensions,
                        pros={sid: pros.get(sid, ()) for sid in ids}, path=path)
 
+    def command(self, data: Any) -> Command:
+        entry = self.mapping(data, ("run", "does", "caution", "needs"))
+        return Command(self.text(entry.get("run")), self.text(entry.get("does")),
+                       self.text(entry.get("caution"), optional=True),
+                       self.text(entry.get("needs"), optional=True))
+
     def dimension(self, data: Any, subject_ids: Sequence[str]) -> Dimension:
         entry = self.mapping(data, ("id", "title", "verdict", "descriptions", "notes",
                                     "commands", "sources"))
@@ -308,11 +328,7 @@ class _DictReader:
                               self.text(note.get("source"), optional=True), kind))
         commands = {}
         for sid, items in self.by_subject(entry.get("commands", {}), subject_ids).items():
-            commands[sid] = tuple(
-                Command(**{key: self.text(value) for key, value in
-                           self.mapping(item, ("run", "does")).items()})
-                for item in self.items(items)
-            )
+            commands[sid] = tuple(self.command(item) for item in self.items(items))
         return Dimension(
             id=self.text(entry.get("id")), title=self.text(entry.get("title")),
             descriptions={sid: descriptions[sid] for sid in subject_ids},

@@ -19,6 +19,7 @@ def search_text(dimension: Dimension) -> str:
         for command in commands:
             parts.append(command.run)
             parts.append(command.does)
+            parts.extend(extra for extra in (command.caution, command.needs) if extra)
     return "\n".join(parts).lower()
 
 

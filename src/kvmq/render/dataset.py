@@ -17,13 +17,25 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from kvmq.dataset.model import Dataset, Dimension, Pro, Subject, dimension_to_dict, subject_to_dict
+from kvmq.dataset.model import (
+    Command,
+    Dataset,
+    Dimension,
+    Pro,
+    Subject,
+    dimension_to_dict,
+    subject_to_dict,
+)
 
 # Below this width the subject columns are stacked instead of side by side.
 STACK_BELOW = 80
 BAR_WIDTH = 16
 CORRECTION_MARK = "⚠"
 CAVEAT_MARK = "•"
+# A command's caution and needs are labelled in words too, so plain text (a pipe, NO_COLOR)
+# keeps them as visible as colour does on a terminal.
+CAUTION_LABEL = f"{CORRECTION_MARK} Caution: "
+NEEDS_LABEL = "Needs: "
 
 
 def literal(text: str, style: str = "") -> Text:
@@ -89,8 +101,21 @@ def _commands(dataset: Dataset, dimension: Dimension) -> RenderableType:
     for subject in dataset.subjects:
         for command in dimension.commands.get(subject.id, ()):
             table.add_row(literal(subject.name), literal("$ " + command.run, "green"),
-                          literal(command.does))
+                          _command_notes(command))
     return table
+
+
+def _command_notes(command: Command) -> Text:
+    """What a command does, then its caution (highlighted) and what it needs, one per line."""
+    text = literal(command.does)
+    if command.caution:
+        text.append("\n")
+        text.append(CAUTION_LABEL, style="bold yellow")
+        text.append(command.caution, style="yellow")
+    if command.needs:
+        text.append("\n")
+        text.append(NEEDS_LABEL + command.needs, style="italic")
+    return text
 
 
 def pros_renderable(dataset: Dataset, width: int) -> RenderableType:
@@ -197,6 +222,10 @@ def dimension_markdown(dataset: Dataset, dimension: Dimension, level: int = 2) -
             for command in dimension.commands.get(subject.id, ()):
                 out.append(f"- {md_escape(subject.name)}: {md_code(command.run)}: "
                            f"{md_escape(command.does)}")
+                if command.caution:
+                    out.append(f"  - **{md_escape(CAUTION_LABEL.strip())}** {md_escape(command.caution)}")
+                if command.needs:
+                    out.append(f"  - *{md_escape(NEEDS_LABEL.strip())}* {md_escape(command.needs)}")
         out.append("")
     if dimension.sources:
         out.append("Sources: " + ", ".join(f"<{url}>" for url in dimension.sources))
@@ -215,6 +244,8 @@ def show_markdown(dataset: Dataset, dimensions: Sequence[Dimension]) -> str:
 
 def _attribution_markdown(dataset: Dataset) -> str:
     source = dataset.source
+    if source is None:
+        return ""
     title = md_escape(source.title)
     linked = f"[{title}](<{source.url}>)" if source.url else f"\"{title}\""
     return f"---\n\nBased on {linked} by {md_escape(source.publisher)}, corrected and extended.\n"

@@ -28,7 +28,7 @@ from textual.strip import Strip
 from textual.style import Style
 
 from kvmq.dataset.model import Dataset, Dimension
-from kvmq.render.dataset import CAVEAT_MARK, CORRECTION_MARK
+from kvmq.render.dataset import CAUTION_LABEL, CAVEAT_MARK, CORRECTION_MARK, NEEDS_LABEL
 from kvmq.tui.line_view import CHUNK, LOOKAHEAD, OPTIONS, LazyLines, chunks
 
 # Cells between side-by-side subject columns.
@@ -74,6 +74,8 @@ class ComparisonPane(ScrollView, can_focus=True):
         "comparison-pane--command",
         "comparison-pane--link",
         "comparison-pane--notice",
+        "comparison-pane--caution",
+        "comparison-pane--needs",
     }
     # The scrollbar is always there: one that comes and goes with the dimension's length
     # makes Textual lay out the whole screen on the move. Its track is transparent, so when
@@ -100,6 +102,8 @@ class ComparisonPane(ScrollView, can_focus=True):
         & > .comparison-pane--command { text-style: bold; }
         & > .comparison-pane--link { color: $text-muted; text-style: underline; }
         & > .comparison-pane--notice { color: $warning; }
+        & > .comparison-pane--caution { color: $warning; text-style: bold; }
+        & > .comparison-pane--needs { color: $text-muted; text-style: italic; }
     }
     """
 
@@ -367,6 +371,9 @@ class _Renderer:
         self.tagline, self.rule, self.muted = span("tagline"), span("rule"), span("muted")
         self.correction, self.note = span("correction"), span("note")
         self.command, self.link, self.notice_style = span("command"), span("link"), span("notice")
+        # A command's caution: the label bold, the text in the same colour; then what it needs.
+        self.caution, self.needs = span("caution"), span("needs")
+        self.caution_text = Style(foreground=self.caution.foreground)
         self.commands_base = base + Style(background=pane.get_visual_style(
             "comparison-pane--commands").background)
 
@@ -535,6 +542,22 @@ class _Renderer:
                     indent = Strip.blank(does_indent, base.rich_style)
                     does = [Strip.join([indent, line]) for line in does]
                 yield command.does, framed(does)
+                if command.caution:
+                    label = Content.assemble((CAUTION_LABEL, self.caution),
+                                             (command.caution, self.caution_text))
+                    yield label.plain, framed(self._indented(label, inner, does_indent))
+                if command.needs:
+                    needs = Content.styled(NEEDS_LABEL + command.needs, self.needs)
+                    yield needs.plain, framed(self._indented(needs, inner, does_indent))
+
+    def _indented(self, content: Content, inner: int, indent: int) -> list[Strip]:
+        """``content`` wrapped under a command, ``indent`` cells in, on the block's background."""
+        base = self.commands_base
+        strips = self._strips(content, inner - indent, base)
+        if indent:
+            blank = Strip.blank(indent, base.rich_style)
+            strips = [Strip.join([blank, line]) for line in strips]
+        return strips
 
     def _command_lines(self, run: str, width: int) -> list[Strip]:
         """``$ command`` wrapped only at spaces, each broken line ending in `` \\`` (the

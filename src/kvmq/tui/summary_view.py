@@ -69,6 +69,8 @@ class SummaryView(LineView):
                 lines += self._link(subject.homepage, inner)
             yield subject.name, [Strip.join([bar, line]) for line in lines]
         source = dataset.source
+        if source is None:  # a comparison written from scratch: nothing to attribute
+            return
         yield blank
         attribution = Content.assemble(("Based on ", muted), (source.title, Style(italic=True)),
                                        (" by ", muted), source.publisher)
