@@ -1,4 +1,7 @@
-"""The dataset loader: the shipped file, every rejection rule (with exact positions), lookups, fuzzing."""
+"""The dataset loader: every rejection rule (with exact positions), caution and needs, lookups, fuzzing.
+
+What the shipped file must say is tested in test_data.py.
+"""
 
 from __future__ import annotations
 
@@ -27,9 +30,6 @@ MINIMAL = DATASETS / "minimal.yaml"
 MINIMAL_TEXT = MINIMAL.read_text(encoding="utf-8")
 SHIPPED_TEXT = SHIPPED.read_text(encoding="utf-8")
 
-BASE_DIMENSIONS = (
-    "architecture", "performance", "guest-support", "device-emulation", "management", "integration",
-)
 # What one error looks like: PATH:LINE:COL: where: what (where is left out at the top level).
 ERROR_LINE_RE = re.compile(r"^(?P<path>[^\n]+?):(?P<line>[1-9]\d*):(?P<col>[1-9]\d*): (?P<rest>[^\n]+)$")
 TERMINAL_UNSAFE_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -74,63 +74,10 @@ def shipped() -> Dataset:
     return load(SHIPPED)
 
 
-def test_shipped_dataset_validates(shipped: Dataset) -> None:
-    assert shipped.schema == 1
-    assert [s.id for s in shipped.subjects] == ["kvm", "qemu"]
-    assert [s.name for s in shipped.subjects] == ["KVM", "QEMU"]
-    assert len(shipped.dimensions) == 24
-    ids = [d.id for d in shipped.dimensions]
-    assert len(set(ids)) == 24
-    assert ids[:6] == list(BASE_DIMENSIONS), "the base comparison's six dimensions come first, in order"
-    for dimension in shipped.dimensions:
-        assert set(dimension.descriptions) == {"kvm", "qemu"}, dimension.id
-        assert all(text.strip() for text in dimension.descriptions.values())
-
-
 def test_packaged_data_path_is_the_shipped_file() -> None:
     path = packaged_data_path()
     assert path.is_file()
     assert path.read_bytes() == SHIPPED.read_bytes()
-
-
-def test_shipped_pros_are_exactly_the_base_comparisons(shipped: Dataset) -> None:
-    pros = {sid: [(p.label, p.votes) for p in items] for sid, items in shipped.pros.items()}
-    assert pros == {
-        "kvm": [("No license issues", 4), ("Very fast", 2), ("Flexible network options", 2)],
-        "qemu": [("Performance", 1), ("Easy to use", 1), ("Free", 1)],
-    }
-    assert sum(p.votes for p in shipped.pros["kvm"]) == 8
-    assert sum(p.votes for p in shipped.pros["qemu"]) == 3
-    assert shipped.max_votes() == 4
-    assert shipped.pros_ranked("kvm")[0].label == "No license issues"
-
-
-# Integration is the one base dimension the base comparison got right: its note is a caveat.
-@pytest.mark.parametrize("dimension_id", ["guest-support", "device-emulation", "management", "architecture",
-                                          "performance"])
-def test_shipped_base_dimensions_carry_sourced_corrections(shipped: Dataset, dimension_id: str) -> None:
-    dimension = shipped.find(dimension_id)
-    corrections = [note for note in dimension.notes if note.kind == "correction"]
-    assert corrections, f"{dimension_id} has no correction note"
-    for note in corrections:
-        assert note.is_correction
-        assert note.source and note.source.startswith(("https://", "http://"))
-        assert "in fact" in note.text, "a correction says what the base comparison got wrong"
-
-
-def test_shipped_added_dimensions_have_sources(shipped: Dataset) -> None:
-    added = [d for d in shipped.dimensions if d.id not in BASE_DIMENSIONS]
-    assert len(added) == 18
-    for dimension in added:
-        assert dimension.sources, f"{dimension.id} has no sources"
-    for dimension in shipped.dimensions:
-        for note in dimension.notes:
-            assert note.kind in ("caveat", "correction")
-
-
-def test_shipped_text_is_terminal_safe(shipped: Dataset) -> None:
-    for text in iter_texts(shipped):
-        assert not TERMINAL_UNSAFE_RE.search(text), text
 
 
 def test_fixture_datasets_validate() -> None:
@@ -159,6 +106,8 @@ FILE_CASES = [
     ("bad-duplicate-key", 4, 1, "", "duplicate key 'title'"),
     ("bad-note-kind", 28, 15, "dimensions[0].notes[0].kind",
      "kind 'erratum' is not one of: caveat, correction"),
+    ("bad-caution", 25, 11, "dimensions[0].commands.beta[0]",
+     "unknown key 'cuation': did you mean 'caution'?"),
 ]
 
 
@@ -211,6 +160,70 @@ def test_description_for_unknown_subject() -> None:
     errors = errors_of(text)
     line = line_of(text, "bta: Beta uses")
     assert any(e.line == line and e.col == 7 and "did you mean 'beta'?" in e.what for e in errors)
+
+
+# --------------------------------------------------------------------------- caution, needs, optional source
+
+CAUTIONS = DATASETS / "cautions.yaml"
+
+
+def test_commands_carry_caution_and_needs() -> None:
+    dataset = load(CAUTIONS)
+    wipe, status = dataset.find("wiping").commands["gamma"]
+    assert (wipe.caution, wipe.needs) == ("Everything on DISK is gone for good.", "root")
+    assert (status.caution, status.needs) == (None, None)
+    (repair,) = dataset.find("checking").commands["delta"]
+    assert (repair.caution, repair.needs) == (None, "the delta-tools package")
+    # Markup-looking text is kept exactly as written.
+    assert dataset.find("wiping").commands["delta"][0].caution == \
+        "Stops the guest that uses DISK: [bold]no[/bold] warning is given."
+
+
+def test_files_without_caution_or_needs_still_validate() -> None:
+    for command in load(MINIMAL).find("speed").commands["beta"]:
+        assert (command.caution, command.needs) == (None, None)
+
+
+def test_top_level_source_is_optional() -> None:
+    assert load(CAUTIONS).source is None
+    text = minimal_with("source:\n  title: A test comparison\n  publisher: The kvmq tests\n"
+                        "  url: https://example.org/alpha-vs-beta\n", "")
+    assert loads(text).source is None
+    assert loads(MINIMAL_TEXT).source is not None
+
+
+def test_a_given_source_must_still_be_complete() -> None:
+    text = minimal_with("  publisher: The kvmq tests\n", "")
+    error = only_error(text)
+    assert (error.line, error.col, error.where) == (line_of(text, "title: A test comparison"), 3, "source")
+    assert "missing required key 'publisher'" in error.what
+
+
+@pytest.mark.parametrize("key", ["caution", "needs"])
+@pytest.mark.parametrize(("value", "phrase"), [
+    ('""', "must not be empty"),
+    ("[a, b]", "expected text, found a list"),
+    ("{a: b}", "expected text, found a mapping"),
+    ("|\n            two\n            lines", "must be a single line"),
+    ('"bell \\a"', "control character U+0007"),
+])
+def test_caution_and_needs_must_be_one_line_of_text(key: str, value: str, phrase: str) -> None:
+    text = minimal_with("          does: measures the startup time\n",
+                        f"          does: measures the startup time\n          {key}: {value}\n")
+    error = only_error(text)
+    line, col = line_of(text, f"{key}: "), len(f"          {key}: ") + 1  # the value's first character
+    assert (error.line, error.col, error.where) == (line, col, f"dimensions[0].commands.beta[0].{key}"), \
+        str(error)
+    assert phrase in error.what
+    assert str(error).startswith(f"test.yaml:{line}:{col}: dimensions[0].commands.beta[0].{key}: ")
+
+
+def test_a_command_still_needs_run_and_does() -> None:
+    text = minimal_with("          does: measures the startup time\n", "          caution: careful\n")
+    error = only_error(text)
+    assert (error.line, error.col) == (line_of(text, "run: beta --benchmark"), 11)
+    assert error.where == "dimensions[0].commands.beta[0]"
+    assert "missing required key 'does'" in error.what
 
 
 # --------------------------------------------------------------------------- rejection rules (inline)

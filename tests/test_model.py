@@ -44,6 +44,12 @@ def test_from_dict_inverts_to_dict(path: Path) -> None:
     lambda d: d["pros"][next(iter(d["pros"]))].append({"label": "x", "votes": -1}),
     lambda d: d["pros"][next(iter(d["pros"]))].append({"label": "x", "votes": True}),
     lambda d: d["pros"][next(iter(d["pros"]))].append({"label": "x"}),
+    lambda d: d["dimensions"][0]["commands"]["kvm"][0].update(caution=3),
+    lambda d: d["dimensions"][0]["commands"]["kvm"][0].update(caution=""),
+    lambda d: d["dimensions"][0]["commands"]["kvm"][0].update(needs="root\x1b[2J"),
+    lambda d: d["dimensions"][0]["commands"]["kvm"][0].update(cuation="x"),
+    lambda d: d["dimensions"][0]["commands"]["kvm"][0].pop("does"),
+    lambda d: d.update(source={"title": "no publisher"}),
 ])
 def test_from_dict_refuses_what_a_parse_would_refuse(change) -> None:
     data = copy.deepcopy(loader.load(loader.packaged_data_path(), use_cache=False).to_dict())

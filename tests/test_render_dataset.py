@@ -205,6 +205,34 @@ def test_pros_text_bars_keep_proportions(shipped: Dataset, width: int) -> None:
     assert lengths["No license"] == render.BAR_WIDTH
 
 
+def test_caution_and_needs_in_markdown_are_literal(markup: Dataset) -> None:
+    markdown = render.dimension_markdown(markup, markup.dimensions[0])
+    parsed = markdown_to_html(markdown)
+    _assert_literal(parsed, ("[blink]loses[/blink] **data** <b>now</b>",
+                             "[link=https://example.org]root[/link] | `pkg`"))
+    assert "- **⚠ Caution:** \\[blink\\]loses" in markdown  # bold label from the renderer only
+    assert "  - Needs: \\[link=https://example.org\\]root" in markdown
+
+
+def test_a_dataset_without_source_renders_everywhere() -> None:
+    dataset = load(DATASETS / "cautions.yaml")
+    assert dataset.source is None
+    markdown = render.show_markdown(dataset, dataset.dimensions)
+    assert "Based on" not in markdown and markdown.endswith("\n")
+    assert "  - **⚠ Caution:** Everything on DISK is gone for good." in markdown
+    assert "  - Needs: the delta-tools package" in markdown
+    decoded = json.loads(render.show_json(dataset, dataset.dimensions))
+    assert decoded["source"] is None
+    wipe = decoded["dimensions"][0]["commands"]["gamma"][0]
+    assert (wipe["caution"], wipe["needs"]) == ("Everything on DISK is gone for good.", "root")
+    console, out = plain_console(160)
+    render.print_show(console, dataset, dataset.dimensions)
+    text = out.getvalue()
+    assert "⚠ Caution: Everything on DISK is gone for good." in text
+    assert "⚠ Caution: Stops the guest that uses DISK: [bold]no[/bold] warning is given." in text
+    assert "Needs: root" in text
+
+
 # --------------------------------------------------------------------------- rich text
 
 
@@ -213,7 +241,9 @@ def test_text_rendering_is_literal(markup: Dataset) -> None:
     render.print_show(console, markup, markup.dimensions)
     text = out.getvalue()
     for needle in ("[bold]x", "Title [/] and [bold]x", "qemu-system-x86_64 [options]", "<b>html</b>",
-                   "$ not a var", "*stars*", "[link=file:///etc/passwd]x[/link]"):
+                   "$ not a var", "*stars*", "[link=file:///etc/passwd]x[/link]",
+                   "⚠ Caution: [blink]loses[/blink] **data** <b>now</b>",
+                   "Needs: [link=https://example.org]root[/link] | `pkg`"):
         assert needle in text, needle
     assert "\x1b" not in text
 

@@ -8,11 +8,13 @@ import random
 import pytest
 from textual.widgets import Input, OptionList, TabbedContent
 
+from kvmq.dataset.loader import load
 from kvmq.dataset.search import FilterIndex, search_text
 from kvmq.tui.comparison_pane import ComparisonPane
 from kvmq.tui.dimension_list import DimensionList
 from kvmq.tui.filter_bar import FilterBar
 from kvmq.tui.help_screen import HelpScreen
+from tests.conftest import DATASETS_DIR
 from tests.tui_helpers import (
     TUI_FIXTURES,
     fake_host,
@@ -265,6 +267,8 @@ async def test_markup_looking_text_is_shown_literally() -> None:
         assert "[/] stays [/]" in screen
         assert "[link=file:///etc/passwd]x[/link]" in screen
         assert "[@click=app.quit]Not a link[/]" in screen
+        assert "⚠ Caution: [red]erases[/red] $warning the screen" in screen
+        assert "Needs: [i]root[/i]" in screen
         assert app.is_running
         await pilot.press("2")
         await pilot.pause()
@@ -582,3 +586,17 @@ async def test_typing_on_without_changing_the_matches_keeps_the_list_as_it_is(mo
         await pilot.pause()
         assert rebuilds == [0]
         assert app.query_one(ComparisonPane).dimension is None
+
+
+async def test_summary_without_a_base_comparison_has_no_attribution() -> None:
+    dataset = load(DATASETS_DIR / "cautions.yaml")
+    assert dataset.source is None
+    app = make_app(dataset)
+    async with started(app, size=SIZE) as pilot:
+        await pilot.press("3")
+        await pilot.pause()
+        screen = screen_text(app)
+        assert "Gamma vs Delta" in screen and "Based on" not in screen
+        await pilot.press("1")
+        await pilot.pause()
+        assert "⚠ Caution: Everything on DISK is gone for good." in screen_text(app)

@@ -225,7 +225,7 @@ def dimension_markdown(dataset: Dataset, dimension: Dimension, level: int = 2) -
                 if command.caution:
                     out.append(f"  - **{md_escape(CAUTION_LABEL.strip())}** {md_escape(command.caution)}")
                 if command.needs:
-                    out.append(f"  - *{md_escape(NEEDS_LABEL.strip())}* {md_escape(command.needs)}")
+                    out.append(f"  - {md_escape(NEEDS_LABEL.strip())} {md_escape(command.needs)}")
         out.append("")
     if dimension.sources:
         out.append("Sources: " + ", ".join(f"<{url}>" for url in dimension.sources))
