@@ -971,3 +971,13 @@ def test_searching_within_a_narrowed_result_finds_the_same(shipped: Dataset) -> 
         if narrows(query, previous):
             index = FilterIndex(shipped)
             assert index.filter(query, index.filter(previous)) == index.filter(query)
+
+
+def test_the_example_in_the_dataset_guide_validates() -> None:
+    guide = (HERE.parent / "docs" / "dataset.md").read_text(encoding="utf-8")
+    (example,) = [block for block in re.findall(r"```yaml\n(.*?)```", guide, re.S)
+                  if block.startswith("schema: 1")]
+    dataset = loads(example, "dataset.md")
+    assert dataset.source is None and len(dataset.subjects) == 3
+    (command,) = dataset.dimensions[0].commands["firecracker"]
+    assert command.caution and command.needs
