@@ -335,6 +335,8 @@ class ExplorerApp(App[int]):
         if pane.id == "compare":
             found = self.query(DimensionList)
             target: Optional[Widget] = found.first() if found else None
+            if found:
+                found.first().keep_highlight_in_view()
         else:
             target = next(iter(pane.children), None)
         if target is None:

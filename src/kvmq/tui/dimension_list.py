@@ -69,6 +69,12 @@ class DimensionList(OptionList):
         # The highlighted entry stays in view through any resize.
         self.call_after_refresh(self.scroll_to_highlight)
 
+    def keep_highlight_in_view(self) -> None:
+        """Scroll the highlighted entry into view once the next layout is done (the app calls
+        it when the Compare tab shows again: a resize while another tab hid the list sends the
+        list no event)."""
+        self.call_after_refresh(self.scroll_to_highlight)
+
     @property
     def shown_dimensions(self) -> Sequence[Dimension]:
         """The dimensions the filter keeps, in list order."""
