@@ -23,8 +23,10 @@ result can drive a terminal; renderers still show it literally, never as markup.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import fcntl
+import functools
 import json
 import os
 import pwd
@@ -38,6 +40,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 __all__ = [
     "SCHEMA_VERSION",
+    "VM",
     "CommandLine",
     "Disk",
     "Evidence",
@@ -47,7 +50,7 @@ __all__ = [
     "QmpAddress",
     "QmpAnswer",
     "Scan",
-    "VM",
+    "Scanner",
     "is_qemu_argv",
     "parse_command_line",
     "printable",
@@ -110,6 +113,17 @@ def printable(text: str) -> str:
 
 def _decode(raw: bytes) -> str:
     return printable(raw.decode("utf-8", "backslashreplace"))
+
+
+def _decode_argv(raw: bytes) -> tuple[str, ...]:
+    """A /proc cmdline (NUL-separated) as printable strings."""
+    text = raw.decode("utf-8", "backslashreplace")
+    if text.endswith("\0"):
+        text = text[:-1]
+    parts = text.split("\0")
+    if _UNSAFE_RE.search(text.replace("\0", "")):
+        parts = [printable(part) for part in parts]
+    return tuple(parts)
 
 
 # --------------------------------------------------------------------------- the model
@@ -245,6 +259,7 @@ class VM:
     evidence: tuple[Evidence, ...]
     facts: Facts
     findings: tuple[Finding, ...]
+    findings_for: Optional[bool] = None  # the host's kvm_works the findings were judged against
 
     @property
     def proven(self) -> bool:
@@ -315,14 +330,7 @@ class Scan:
 _QEMU_NAME_RE = re.compile(r"(?:qemu-system-[\w.-]+|qemu-kvm|kvm)")
 
 # QEMU options that take no argument (qemu-options.hx, HAS_ARG 0); every other takes one.
-NO_ARG_OPTIONS = frozenset("""
-    h help version nodefaults no-user-config nodefconfig snapshot enable-kvm no-kvm S s
-    daemonize nographic no-reboot no-shutdown no-hpet no-acpi no-fd-bootchk full-screen
-    alt-grab ctrl-grab no-quit no-frame win2k-hack rtc-td-hack usb mem-prealloc enable-fips
-    semihosting preconfig only-migratable singlestep xen-attach xen-domid-restrict
-    enable-sync-profile portrait curses sdl audio-help perfmap old-param no-kvm-irqchip
-    no-kvm-pit no-kvm-pit-reinjection
-""".split())
+NO_ARG_OPTIONS = frozenset(["h", "help", "version", "nodefaults", "no-user-config", "nodefconfig", "snapshot", "enable-kvm", "no-kvm", "S", "s", "daemonize", "nographic", "no-reboot", "no-shutdown", "no-hpet", "no-acpi", "no-fd-bootchk", "full-screen", "alt-grab", "ctrl-grab", "no-quit", "no-frame", "win2k-hack", "rtc-td-hack", "usb", "mem-prealloc", "enable-fips", "semihosting", "preconfig", "only-migratable", "singlestep", "xen-attach", "xen-domid-restrict", "enable-sync-profile", "portrait", "curses", "sdl", "audio-help", "perfmap", "old-param", "no-kvm-irqchip", "no-kvm-pit", "no-kvm-pit-reinjection"])
 
 _NIC_MODELS = frozenset({
     "virtio-net-pci", "virtio-net-pci-non-transitional", "virtio-net-pci-transitional",
@@ -363,22 +371,11 @@ def split_suboptions(text: str, implied: str = "") -> list[tuple[str, str]]:
     A first item without ``=`` is the value of ``implied`` when one is given; any other
     item without ``=`` is a flag (``server`` -> ``("server", "on")``, ``+vmx`` kept as a key).
     """
-    items: list[str] = []
-    current: list[str] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == ",":
-            if text.startswith(",,", i):
-                current.append(",")
-                i += 2
-                continue
-            items.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-        i += 1
-    items.append("".join(current))
+    if ",," in text:
+        # A doubled comma is a literal one: split on the single commas only.
+        items = [part.replace("\0", ",") for part in text.replace(",,", "\0").split(",")]
+    else:
+        items = text.split(",")
     pairs: list[tuple[str, str]] = []
     for index, item in enumerate(items):
         if not item and index:
@@ -407,8 +404,12 @@ def _json_options(text: str) -> Optional[dict[str, Any]]:
     return value if isinstance(value, dict) else None
 
 
+@functools.lru_cache(maxsize=4096)
 def _options(text: str, implied: str) -> dict[str, str]:
-    """The sub-options of one argument (JSON or ``key=value,...``), last one wins."""
+    """The sub-options of one argument (JSON or ``key=value,...``), last one wins.
+
+    Cached, since VMs share most option strings: callers must not change the dict.
+    """
     found = _json_options(text)
     if found is not None:
         return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in found.items()}
@@ -436,6 +437,7 @@ class CommandLine:
 
     argv0: str
     options: list[tuple[str, Optional[str]]] = field(default_factory=list)
+    _index: Optional[dict[str, list[str]]] = field(default=None, repr=False, compare=False)
 
     @classmethod
     def parse(cls, argv: Sequence[str]) -> CommandLine:
@@ -460,10 +462,23 @@ class CommandLine:
         return line
 
     def all(self, *names: str) -> list[str]:
+        """The arguments of these options, in command-line order."""
+        if len(names) == 1:
+            return self._by_name().get(names[0], [])
         return [value for name, value in self.options if name in names and value is not None]
 
     def has(self, *names: str) -> bool:
-        return any(name in names for name, _ in self.options)
+        index = self._by_name()
+        return any(name in index for name in names)
+
+    def _by_name(self) -> dict[str, list[str]]:
+        if self._index is None:
+            self._index = {}
+            for name, value in self.options:
+                values = self._index.setdefault(name, [])
+                if value is not None:
+                    values.append(value)
+        return self._index
 
 
 def _accel_intent(line: CommandLine) -> tuple[tuple[str, ...], str]:
@@ -928,6 +943,7 @@ class _Context:
     qmp_timeout: float
     version: Callable[[Path], str]
     users: dict[int, str] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
     passwd: Optional[dict[int, str]] = None
 
 
@@ -1032,8 +1048,9 @@ def _libvirt_evidence(ctx: _Context, pid: int, uid: Optional[int], name: str) ->
         if not kind:
             return Evidence("libvirt", UNAVAILABLE, None, f"{_host_path(ctx, path)} names no domain type")
         accel = {"kvm": "kvm", "qemu": "tcg"}.get(kind.group(1), printable(kind.group(1)))
+        shown = printable(kind.group(1))
         return Evidence("libvirt", STRONG, accel,
-                        f"libvirt's live XML {_host_path(ctx, path)}: <domain type='{printable(kind.group(1))}'>")
+                        f"libvirt's live XML {_host_path(ctx, path)}: <domain type='{shown}'>")
     return None
 
 
@@ -1174,6 +1191,24 @@ def _findings(vm_accel: str, strength: str, facts: Facts, argv0: str, kvm_works:
     return sorted(found, key=lambda f: order[f.level])
 
 
+def _age_seconds(ctx: _Context, pid_dir: str) -> Optional[float]:
+    """Seconds since the process started (``stat`` field 22 against ``/proc/uptime``)."""
+    stat = _read(pid_dir + "/stat", 4096)
+    uptime = _read(f"{ctx.proc}/uptime", 128)
+    if not stat or not uptime:
+        return None
+    try:
+        fields = stat[stat.rindex(b")") + 2:].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        return float(uptime.split()[0]) - started
+    except (ValueError, IndexError, OSError):
+        return None
+
+
+#: A QEMU younger than this may not have opened KVM yet.
+STARTING_SECONDS = 3.0
+
+
 def _inspect(ctx: _Context, pid: int, argv: tuple[str, ...]) -> Optional[VM]:
     pid_dir = f"{ctx.proc}/{pid}"
     status = _read(pid_dir + "/status", 4096)
@@ -1192,18 +1227,32 @@ def _inspect(ctx: _Context, pid: int, argv: tuple[str, ...]) -> Optional[VM]:
     except OSError:
         binary = argv0 if "/" in argv0 else _which(ctx, argv0)
     version = ""
-    if binary and not deleted:
-        version = ctx.version(ctx.root / binary.lstrip("/")) if binary.startswith("/") else ""
+    if binary.startswith("/") and not deleted:
+        version = ctx.versions.get(binary, "")
+        if binary not in ctx.versions:
+            version = ctx.versions[binary] = ctx.version(ctx.root / binary.lstrip("/"))
 
     evidence: list[Evidence] = []
     fds, vcpus_live, fds_read = _fd_evidence(pid_dir)
-    evidence.append(fds)
     decided: Optional[Evidence] = fds if fds_read else None
-    if fds_read and fds.accel == "tcg" and facts.accel and "kvm" not in facts.accel \
-            and "tcg" not in facts.accel:
-        # No KVM descriptors, and it asked for another accelerator (xen, ...): not TCG proof.
-        decided = Evidence("fds", STRONG, facts.accel[0], fds.detail + f"; it asked for {facts.accel_option}")
-        evidence[-1] = decided
+    intended = facts.accel or _default_accel(argv0)[0]
+    if fds_read and fds.accel == "tcg":
+        if "tcg" not in intended:
+            # No KVM descriptors, yet it may not run on TCG: it is starting, or asked for another
+            # accelerator (xen, ...). Only its threads or its intent can tell.
+            age = _age_seconds(ctx, pid_dir)
+            young = age is not None and age < STARTING_SECONDS
+            why = (f"started {age:.1f} s ago and may not have opened KVM yet" if young else
+                   f"it asked for {facts.accel_option or 'no TCG'}")
+            fds = Evidence("fds", UNAVAILABLE, None, fds.detail + f"; {why}")
+            decided = None
+        elif "kvm" in intended:
+            age = _age_seconds(ctx, pid_dir)
+            if age is not None and age < STARTING_SECONDS:
+                fds = Evidence("fds", UNAVAILABLE, None,
+                               fds.detail + f"; started {age:.1f} s ago and may not have opened KVM yet")
+                decided = None
+    evidence.append(fds)
     if decided is None:
         libvirt = _libvirt_evidence(ctx, pid, uid, facts.name)
         if libvirt is not None:
@@ -1233,7 +1282,7 @@ def _inspect(ctx: _Context, pid: int, argv: tuple[str, ...]) -> Optional[VM]:
     return VM(pid=pid, uid=uid, user=_user_name(ctx, uid), name=facts.name, binary=binary,
               version=version, argv=argv, accel=accel, strength=decided.strength,
               vcpus_live=vcpus_live, evidence=tuple(evidence), facts=facts,
-              findings=tuple(findings))
+              findings=tuple(findings), findings_for=ctx.kvm_works)
 
 
 def _which(ctx: _Context, name: str) -> str:
@@ -1254,10 +1303,105 @@ def _qemu_argv(raw: bytes) -> Optional[tuple[str, ...]]:
     argv0 = _decode(first)
     if not is_qemu_argv(argv0):
         return None
-    parts = raw.split(b"\0")
-    if parts and parts[-1] == b"":
-        parts.pop()
-    return tuple(_decode(part) for part in parts)
+    return _decode_argv(raw)
+
+
+#: How long a VM's proven accelerator is reused by a :class:`Scanner` before it looks again.
+REUSE_SECONDS = 30.0
+
+
+class Scanner:
+    """Scans a ``/proc`` again and again, as the explorer does every few seconds.
+
+    A process cannot change its accelerator, so a VM whose accelerator was proven (or shown
+    by strong evidence) is reused from the last scan while the same PID has the same command
+    line, for up to ``reuse_seconds``; everything else is looked at afresh each time.
+
+    Args:
+        root: the host's ``/`` (a fixture tree in tests): ``proc/``, ``run/``, ``dev/kvm``.
+        kvm_works: whether this host's KVM works; ``"probe"`` asks ``/dev/kvm`` under root.
+        qmp: how to ask a QMP socket (default :func:`query_kvm`).
+        qmp_timeout: seconds for the whole QMP exchange.
+        version: how to find a binary's version (default: ``--version``, cached per binary).
+        reuse_seconds: 0 looks at every VM afresh on every scan.
+    """
+
+    def __init__(
+        self,
+        root: Union[str, Path] = "/",
+        *,
+        kvm_works: Union[Optional[bool], str] = "probe",
+        qmp: Optional[Callable[[QmpAddress, float, Path], QmpAnswer]] = None,
+        qmp_timeout: float = QMP_TIMEOUT,
+        version: Optional[Callable[[Path], str]] = None,
+        reuse_seconds: float = REUSE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.root = Path(root)
+        self.kvm_works = kvm_works
+        self.qmp = qmp or query_kvm
+        self.qmp_timeout = qmp_timeout
+        self.version = version or binary_version
+        self.reuse_seconds = reuse_seconds
+        self.clock = clock
+        self._known: dict[int, tuple[bytes, float, VM]] = {}
+
+    def scan(self, pids: Optional[Iterable[int]] = None) -> Scan:
+        """Every QEMU process (or those of ``pids``), with its accelerator and findings.
+
+        Never raises for what processes do: a process that exits mid-scan is left out, an
+        unreadable entry becomes unavailable evidence.
+        """
+        if self.kvm_works == "probe":
+            works, detail = probe_kvm(self.root)
+        else:
+            works = self.kvm_works if isinstance(self.kvm_works, bool) else None
+            detail = "given by the caller"
+        ctx = _Context(root=self.root, proc=self.root / "proc", kvm_works=works, qmp=self.qmp,
+                       qmp_timeout=self.qmp_timeout, version=self.version)
+        proc = str(ctx.proc)
+        if pids is None:
+            try:
+                entries = os.listdir(proc)
+            except OSError:
+                entries = []
+            numbers = [int(e) for e in entries if e.isdigit()]
+        else:
+            numbers = list(pids)
+        now = self.clock()
+        known = self._known
+        fresh: dict[int, tuple[bytes, float, VM]] = {}
+        vms: list[VM] = []
+        for pid in sorted(numbers):
+            try:
+                with open(f"{proc}/{pid}/cmdline", "rb") as handle:
+                    raw = handle.read(CMDLINE_LIMIT)
+            except OSError:
+                continue  # gone, or not ours to read
+            entry = known.get(pid)
+            if entry is not None and entry[0] == raw and now - entry[1] < self.reuse_seconds:
+                fresh[pid] = entry
+                vms.append(entry[2])
+                continue
+            argv = _qemu_argv(raw)
+            if argv is None:
+                continue
+            try:
+                vm = _inspect(ctx, pid, argv)
+            except OSError:
+                vm = None  # it vanished between two reads
+            if vm is None:
+                continue
+            vms.append(vm)
+            if vm.strength in (PROOF, STRONG):
+                fresh[pid] = (raw, now, vm)
+        self._known = fresh
+        if works is not True and any(vm.accel == "kvm" and vm.strength == PROOF for vm in vms):
+            # A VM holding KVM descriptors proves this host's KVM works.
+            works, detail = True, "a running VM holds KVM descriptors"
+        vms = [vm if vm.findings_for == works else _refind(vm, works) for vm in vms]
+        return Scan(vms=tuple(vms), kvm_works=works, kvm_detail=detail, processes=len(numbers),
+                    scanner_uid=os.getuid())
 
 
 def scan(
@@ -1269,64 +1413,12 @@ def scan(
     version: Optional[Callable[[Path], str]] = None,
     pids: Optional[Iterable[int]] = None,
 ) -> Scan:
-    """Every QEMU process under ``root``'s ``/proc``, with its accelerator and findings.
-
-    Args:
-        root: the host's ``/`` (a fixture tree in tests): ``proc/``, ``run/``, ``dev/kvm``.
-        kvm_works: whether this host's KVM works; ``"probe"`` asks ``/dev/kvm`` under root.
-        qmp: how to ask a QMP socket (default :func:`query_kvm`).
-        version: how to find a binary's version (default: ``--version``, cached per binary).
-        pids: look at these processes only.
-
-    Never raises for what processes do: a process that exits mid-scan is left out, an
-    unreadable entry becomes unavailable evidence.
-    """
-    base = Path(root)
-    detail = ""
-    if kvm_works == "probe":
-        works, detail = probe_kvm(base)
-    else:
-        works = kvm_works if isinstance(kvm_works, bool) else None
-        detail = "given by the caller"
-    ctx = _Context(root=base, proc=base / "proc", kvm_works=works, qmp=qmp or query_kvm,
-                   qmp_timeout=qmp_timeout, version=version or binary_version)
-    proc = str(ctx.proc)
-    if pids is None:
-        try:
-            entries = os.listdir(proc)
-        except OSError:
-            entries = []
-        numbers = [int(e) for e in entries if e.isdigit()]
-    else:
-        numbers = list(pids)
-    found: list[tuple[int, tuple[str, ...]]] = []
-    for pid in numbers:
-        try:
-            with open(f"{proc}/{pid}/cmdline", "rb") as handle:
-                raw = handle.read(CMDLINE_LIMIT)
-        except OSError:
-            continue
-        argv = _qemu_argv(raw)
-        if argv is not None:
-            found.append((pid, argv))
-    vms: list[VM] = []
-    for pid, argv in sorted(found):
-        try:
-            vm = _inspect(ctx, pid, argv)
-        except OSError:
-            vm = None  # it vanished between two reads
-        if vm is not None:
-            vms.append(vm)
-    if works is not True and any(vm.accel == "kvm" and vm.strength == PROOF for vm in vms):
-        # A VM holding KVM descriptors proves this host's KVM works; re-judge the TCG ones.
-        works, detail = True, "a running VM holds KVM descriptors"
-        ctx.kvm_works = True
-        vms = [_refind(vm, works) for vm in vms]
-    return Scan(vms=tuple(vms), kvm_works=works, kvm_detail=detail, processes=len(numbers),
-                scanner_uid=os.getuid())
+    """One scan with a fresh :class:`Scanner` (see there for the arguments)."""
+    return Scanner(root, kvm_works=kvm_works, qmp=qmp, qmp_timeout=qmp_timeout,
+                   version=version).scan(pids)
 
 
 def _refind(vm: VM, kvm_works: Optional[bool]) -> VM:
     deleted = any(f.code == "binary-replaced" for f in vm.findings)
     findings = _findings(vm.accel, vm.strength, vm.facts, vm.argv[0], kvm_works, deleted)
-    return VM(**{**vm.__dict__, "findings": tuple(findings)})
+    return dataclasses.replace(vm, findings=tuple(findings), findings_for=kvm_works)
