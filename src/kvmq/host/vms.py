@@ -330,7 +330,15 @@ class Scan:
 _QEMU_NAME_RE = re.compile(r"(?:qemu-system-[\w.-]+|qemu-kvm|kvm)")
 
 # QEMU options that take no argument (qemu-options.hx, HAS_ARG 0); every other takes one.
-NO_ARG_OPTIONS = frozenset(["h", "help", "version", "nodefaults", "no-user-config", "nodefconfig", "snapshot", "enable-kvm", "no-kvm", "S", "s", "daemonize", "nographic", "no-reboot", "no-shutdown", "no-hpet", "no-acpi", "no-fd-bootchk", "full-screen", "alt-grab", "ctrl-grab", "no-quit", "no-frame", "win2k-hack", "rtc-td-hack", "usb", "mem-prealloc", "enable-fips", "semihosting", "preconfig", "only-migratable", "singlestep", "xen-attach", "xen-domid-restrict", "enable-sync-profile", "portrait", "curses", "sdl", "audio-help", "perfmap", "old-param", "no-kvm-irqchip", "no-kvm-pit", "no-kvm-pit-reinjection"])
+NO_ARG_OPTIONS = frozenset([
+    "h", "help", "version", "nodefaults", "no-user-config", "nodefconfig", "snapshot", "enable-kvm",
+    "no-kvm", "S", "s", "daemonize", "nographic", "no-reboot", "no-shutdown", "no-hpet", "no-acpi",
+    "no-fd-bootchk", "full-screen", "alt-grab", "ctrl-grab", "no-quit", "no-frame", "win2k-hack",
+    "rtc-td-hack", "usb", "mem-prealloc", "enable-fips", "semihosting", "preconfig",
+    "only-migratable", "singlestep", "xen-attach", "xen-domid-restrict", "enable-sync-profile",
+    "portrait", "curses", "sdl", "audio-help", "perfmap", "old-param", "no-kvm-irqchip",
+    "no-kvm-pit", "no-kvm-pit-reinjection",
+])
 
 _NIC_MODELS = frozenset({
     "virtio-net-pci", "virtio-net-pci-non-transitional", "virtio-net-pci-transitional",
