@@ -181,7 +181,8 @@ class Nic:
     vhost: Optional[bool] = None
 
     def describe(self) -> str:
-        text = f"{self.model}, {self.backend or 'no backend'}"
+        model = "QEMU's default NIC model" if self.model == "default" else self.model
+        text = f"{model}, {self.backend or 'no backend'}"
         if self.vhost is not None:
             text += ", vhost=on" if self.vhost else ", vhost=off"
         return text
@@ -200,6 +201,8 @@ class QmpAddress:
     why: str = ""  # when not reachable
 
     def describe(self) -> str:
+        if self.kind == "fd":
+            return "a passed file descriptor"
         return f"unix:{self.path}" if self.kind == "unix" else f"tcp:{self.host}:{self.port}"
 
 
@@ -260,6 +263,7 @@ class VM:
     facts: Facts
     findings: tuple[Finding, ...]
     findings_for: Optional[bool] = None  # the host's kvm_works the findings were judged against
+    kvm_capable: bool = True  # False: a guest of another architecture, TCG is its only choice
 
     @property
     def proven(self) -> bool:
@@ -283,6 +287,7 @@ class VM:
             "binary": self.binary,
             "version": self.version,
             "accelerator": self.accel,
+            "kvm_capable": self.kvm_capable,
             "strength": self.strength,
             "vcpus_live": self.vcpus_live,
             "evidence": [e.to_dict() for e in self.evidence],
@@ -305,7 +310,7 @@ class Scan:
         """VMs on TCG while this host's KVM works (or exists, unconfirmed): ``--check`` fails on these."""
         if self.kvm_works is False:
             return ()
-        return tuple(vm for vm in self.vms if vm.accel == "tcg")
+        return tuple(vm for vm in self.vms if vm.accel == "tcg" and vm.kvm_capable)
 
     def find(self, pid: int) -> Optional[VM]:
         for vm in self.vms:
@@ -366,6 +371,22 @@ _LEGACY_DISKS = {"hda": "ide", "hdb": "ide", "hdc": "ide", "hdd": "ide", "fda": 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmgtpe]?)i?b?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1.0, "b": 1 / (1 << 20), "k": 1 / 1024, "m": 1.0, "g": 1024.0,
                "t": 1024.0 ** 2, "p": 1024.0 ** 3, "e": 1024.0 ** 4}
+
+
+# `uname -m` -> the qemu-system-* targets that can use KVM on that machine.
+KVM_TARGETS = {
+    "x86_64": ("x86_64", "i386"), "amd64": ("x86_64", "i386"), "i686": ("i386",),
+    "i386": ("i386",), "aarch64": ("aarch64",), "arm64": ("aarch64",), "armv7l": ("arm",),
+    "ppc64le": ("ppc64",), "ppc64": ("ppc64",), "s390x": ("s390x",), "riscv64": ("riscv64",),
+    "loongarch64": ("loongarch64",), "mips64": ("mips64el", "mips64"),
+}
+
+
+def qemu_target(argv0: str) -> str:
+    """The guest architecture of a QEMU binary (``qemu-system-aarch64`` -> ``aarch64``);
+    ``""`` for ``qemu-kvm`` and ``kvm``, which are built for the host's own."""
+    base = argv0.rsplit("/", 1)[-1]
+    return base[len("qemu-system-"):] if base.startswith("qemu-system-") else ""
 
 
 def is_qemu_argv(argv0: str) -> bool:
@@ -429,6 +450,14 @@ def _size_mib(text: str) -> Optional[int]:
     if not match:
         return None
     return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+
+
+def _human_bytes(count: int) -> str:
+    for unit, scale in (("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if count >= scale and count % (scale // 1024 or 1) == 0:
+            value = count / scale
+            return f"{value:g}{unit}"
+    return f"{count}B"
 
 
 def _on(value: Optional[str]) -> bool:
@@ -544,7 +573,8 @@ def _chardev_qmp(opts: dict[str, str]) -> Optional[QmpAddress]:
     waits = opts.get("wait", "on").lower() not in ("off", "no", "false", "n", "0")
     why = ""
     if "fd" in opts:
-        why = "handed to QEMU as a file descriptor by its manager (libvirt holds the connection)"
+        return QmpAddress("fd", reachable=False,
+                          why="handed to QEMU by its manager, which holds the connection (libvirt)")
     elif not server:
         why = "QEMU connects out to it (not a server socket)"
     elif waits:
@@ -601,7 +631,8 @@ def parse_command_line(argv: Sequence[str]) -> Facts:
         if kind.startswith("memory-backend"):
             text = kind
             if opts.get("size"):
-                text += f" {opts['size']}"
+                size = opts["size"]
+                text += f" {_human_bytes(int(size)) if size.isdigit() else size}"
             if opts.get("mem-path"):
                 text += f" at {opts['mem-path']}"
             if _on(opts.get("hugetlb")) or "huge" in opts.get("mem-path", ""):
@@ -950,6 +981,7 @@ class _Context:
     qmp: Callable[[QmpAddress, float, Path], QmpAnswer]
     qmp_timeout: float
     version: Callable[[Path], str]
+    machine: str = ""
     users: dict[int, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     passwd: Optional[dict[int, str]] = None
@@ -1123,19 +1155,24 @@ def _intent_evidence(facts: Facts, argv0: str) -> Evidence:
         asked += " (a -readconfig file may choose another)"
     if len(accels) == 1:
         accel = accels[0]
-        detail = f"command line: {asked}"
+        detail = asked
         if accel != "tcg":
             detail += f"; QEMU exits when {accel} fails, so a running process uses it"
     else:
         accel = UNKNOWN
-        detail = (f"command line: {asked}: {accels[0]}, silently falling back to "
-                  f"{':'.join(accels[1:])}")
+        detail = f"{asked}: {accels[0]}, silently falling back to {':'.join(accels[1:])}"
     return Evidence("cmdline", INTENT, accel, detail)
 
 
 def _findings(vm_accel: str, strength: str, facts: Facts, argv0: str, kvm_works: Optional[bool],
-              binary_deleted: bool) -> list[Finding]:
+              binary_deleted: bool, foreign: bool = False) -> list[Finding]:
     found: list[Finding] = []
+    if foreign:
+        # Another architecture's guest: TCG is the only accelerator, so nothing to flag there.
+        found.append(Finding(NOTE, "foreign-architecture",
+                             f"a {qemu_target(argv0)} guest on this host's CPU: TCG emulation is "
+                             "the only way to run it", "KVM runs guests of the host's own architecture only"))
+        kvm_works = False if vm_accel == "tcg" else kvm_works
     intended = facts.accel or _default_accel(argv0)[0]
     fallback = len(intended) > 1 and intended[0] != "tcg"
     kvm_here = kvm_works is not False
@@ -1154,7 +1191,7 @@ def _findings(vm_accel: str, strength: str, facts: Facts, argv0: str, kvm_works:
                 f"runs on TCG (software emulation) while this host's KVM works{confirm}: {why}",
                 "start it with -accel kvm (and -cpu host); TCG is many times slower and is no "
                 "security boundary"))
-        else:
+        elif not foreign:
             found.append(Finding(WARNING, "tcg", "runs on TCG (software emulation): this host has no "
                                  "working KVM", "see kvmq check"))
     elif vm_accel == UNKNOWN and fallback and kvm_here:
@@ -1286,11 +1323,13 @@ def _inspect(ctx: _Context, pid: int, argv: tuple[str, ...]) -> Optional[VM]:
     if decided is None:
         decided = intent
     accel = decided.accel or UNKNOWN
-    findings = _findings(accel, decided.strength, facts, argv0, ctx.kvm_works, deleted)
+    target = qemu_target(argv0)
+    foreign = bool(target and ctx.machine and target not in KVM_TARGETS.get(ctx.machine, (ctx.machine,)))
+    findings = _findings(accel, decided.strength, facts, argv0, ctx.kvm_works, deleted, foreign)
     return VM(pid=pid, uid=uid, user=_user_name(ctx, uid), name=facts.name, binary=binary,
               version=version, argv=argv, accel=accel, strength=decided.strength,
               vcpus_live=vcpus_live, evidence=tuple(evidence), facts=facts,
-              findings=tuple(findings), findings_for=ctx.kvm_works)
+              findings=tuple(findings), findings_for=ctx.kvm_works, kvm_capable=not foreign)
 
 
 def _which(ctx: _Context, name: str) -> str:
@@ -1309,9 +1348,14 @@ def _qemu_argv(raw: bytes) -> Optional[tuple[str, ...]]:
     if b"kvm" not in first and b"qemu-system-" not in first:
         return None
     argv0 = _decode(first)
-    if not is_qemu_argv(argv0):
-        return None
-    return _decode_argv(raw)
+    if is_qemu_argv(argv0):
+        return _decode_argv(raw)
+    if b"\0" not in raw.rstrip(b"\0") and b" " in first:
+        # A rewritten process title: the whole command line in one string.
+        words = tuple(argv0.split())
+        if words and is_qemu_argv(words[0]):
+            return words
+    return None
 
 
 #: How long a VM's proven accelerator is reused by a :class:`Scanner` before it looks again.
@@ -1332,6 +1376,8 @@ class Scanner:
         qmp_timeout: seconds for the whole QMP exchange.
         version: how to find a binary's version (default: ``--version``, cached per binary).
         reuse_seconds: 0 looks at every VM afresh on every scan.
+        clock: seconds, for ``reuse_seconds``.
+        machine: this host's ``uname -m`` (which guests KVM can run).
     """
 
     def __init__(
@@ -1344,8 +1390,10 @@ class Scanner:
         version: Optional[Callable[[Path], str]] = None,
         reuse_seconds: float = REUSE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        machine: Optional[str] = None,
     ) -> None:
         self.root = Path(root)
+        self.machine = machine if machine is not None else os.uname().machine
         self.kvm_works = kvm_works
         self.qmp = qmp or query_kvm
         self.qmp_timeout = qmp_timeout
@@ -1366,7 +1414,7 @@ class Scanner:
             works = self.kvm_works if isinstance(self.kvm_works, bool) else None
             detail = "given by the caller"
         ctx = _Context(root=self.root, proc=self.root / "proc", kvm_works=works, qmp=self.qmp,
-                       qmp_timeout=self.qmp_timeout, version=self.version)
+                       qmp_timeout=self.qmp_timeout, version=self.version, machine=self.machine)
         proc = str(ctx.proc)
         if pids is None:
             try:
@@ -1420,13 +1468,15 @@ def scan(
     qmp_timeout: float = QMP_TIMEOUT,
     version: Optional[Callable[[Path], str]] = None,
     pids: Optional[Iterable[int]] = None,
+    machine: Optional[str] = None,
 ) -> Scan:
     """One scan with a fresh :class:`Scanner` (see there for the arguments)."""
     return Scanner(root, kvm_works=kvm_works, qmp=qmp, qmp_timeout=qmp_timeout,
-                   version=version).scan(pids)
+                   version=version, machine=machine).scan(pids)
 
 
 def _refind(vm: VM, kvm_works: Optional[bool]) -> VM:
     deleted = any(f.code == "binary-replaced" for f in vm.findings)
-    findings = _findings(vm.accel, vm.strength, vm.facts, vm.argv[0], kvm_works, deleted)
+    findings = _findings(vm.accel, vm.strength, vm.facts, vm.argv[0], kvm_works, deleted,
+                         not vm.kvm_capable)
     return dataclasses.replace(vm, findings=tuple(findings), findings_for=kvm_works)
