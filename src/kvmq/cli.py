@@ -93,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="output format (default: text)")
     vms.add_argument("--check", action="store_true",
                      help="exit 1 when any VM runs on TCG while this host's KVM works")
+    # Reads proc/, run/ and dev/kvm below this directory instead of /: for fixture trees.
+    vms.add_argument("--root", default="/", help=argparse.SUPPRESS)
     return parser
 
 
@@ -126,7 +128,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     if command == "explain":
         return _run_explain(args, fmt, argv)
     if command == "vms":
-        return _run_vms(fmt, args.check)
+        return _run_vms(fmt, args.check, args.root)
     if command == "validate":
         return _run_validate(args.path or getattr(args, "data", None))
     if command is None and fmt == "text" and sys.stdout.isatty() and sys.stdin.isatty():
@@ -376,10 +378,13 @@ def _read_cmdline(pid: int) -> list[str]:
         raise UsageError(f"process {pid} is not QEMU: it runs {words[0][:80]!r}")
     return words
 def _run_vms(fmt: str, check: bool) -> int:
+def _run_vms(fmt: str, check: bool, root: str) -> int:
     from kvmq import render_vms
     from kvmq.host.vms import scan
 
-    result = scan()
+    if not os.path.isdir(root):
+        raise UsageError(f"--root {root!r} is not a directory")
+    result = scan(root)
     if fmt == "json":
         _write(render_vms.to_json(result))
     elif fmt == "markdown":

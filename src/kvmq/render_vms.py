@@ -16,7 +16,7 @@ from typing import Optional
 from rich.console import Console
 from rich.text import Text
 
-from kvmq.host.vms import ERROR, INTENT, NOTE, PROOF, STRONG, UNAVAILABLE, UNKNOWN, WARNING, VM, Scan
+from kvmq.host.vms import ERROR, INTENT, NOTE, PROOF, STRONG, UNAVAILABLE, UNKNOWN, VM, WARNING, Scan
 
 __all__ = [
     "LEVEL_STYLES",
@@ -232,8 +232,9 @@ def to_markdown(scan: Scan) -> str:
         out.append("Evidence, strongest first:")
         out.append("")
         for evidence in vm.evidence:
-            out.append(f"- {SOURCE_NAMES.get(evidence.source, evidence.source)}: "
-                       f"**{STRENGTH_WORDS.get(evidence.strength, evidence.strength)}**, {_md(evidence.detail)}")
+            source = SOURCE_NAMES.get(evidence.source, evidence.source)
+            strength = STRENGTH_WORDS.get(evidence.strength, evidence.strength)
+            out.append(f"- {source}: **{strength}**, {_md(evidence.detail)}")
         out += ["", "| Fact | Value |", "| --- | --- |"]
         out += [f"| {label} | {_code(value)} |" for label, value in fact_rows(vm)]
         out.append("")
