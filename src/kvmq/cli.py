@@ -379,8 +379,8 @@ def _read_cmdline(pid: int) -> list[str]:
     return words
 def _run_vms(fmt: str, check: bool) -> int:
 def _run_vms(fmt: str, check: bool, root: str) -> int:
-    from kvmq import render_vms
     from kvmq.host.vms import scan
+    from kvmq.render import vms as render_vms
 
     if not os.path.isdir(root):
         raise UsageError(f"--root {root!r} is not a directory")

@@ -1,6 +1,6 @@
 """Running VMs: every QEMU process on this host and the accelerator it really uses.
 
-Plain Python (standard library only) and read-only: files under ``/proc`` and
+Plain Python (the standard library and :mod:`kvmq.host.probe`) and read-only: files under ``/proc`` and
 ``/run/libvirt`` are read, a QMP socket named on a command line may be asked
 ``qmp_capabilities`` and ``query-kvm`` (nothing else, ever, with a timeout),
 and ``BINARY --version`` runs once per binary. No signal is sent, nothing is written.
@@ -25,18 +25,18 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import fcntl
 import functools
 import json
 import os
 import pwd
 import re
 import socket
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
+
+from kvmq.host.probe import KVM_STABLE_API_VERSION, real_kvm_api_version, run_program
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -62,9 +62,6 @@ __all__ = [
 
 #: Version of the JSON shape (``Scan.to_dict``); documented in docs/vms.md.
 SCHEMA_VERSION = 1
-
-KVM_GET_API_VERSION = 0xAE00
-KVM_STABLE_API_VERSION = 12
 
 QMP_TIMEOUT = 1.0
 VERSION_TIMEOUT = 3.0
@@ -920,19 +917,13 @@ def probe_kvm(root: Path = Path("/")) -> tuple[Optional[bool], str]:
     """
     path = root / "dev/kvm"
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        version = real_kvm_api_version(path)
     except FileNotFoundError:
         return False, "/dev/kvm does not exist"
     except PermissionError:
         return None, "/dev/kvm exists, but this user may not open it"
     except OSError as exc:
-        return False, f"/dev/kvm cannot be opened: {_oserror_text(exc)}"
-    try:
-        version = fcntl.ioctl(fd, KVM_GET_API_VERSION)
-    except OSError as exc:
         return False, f"/dev/kvm does not answer KVM_GET_API_VERSION: {_oserror_text(exc)}"
-    finally:
-        os.close(fd)
     if version != KVM_STABLE_API_VERSION:
         return False, f"/dev/kvm answers API version {version}, not {KVM_STABLE_API_VERSION}"
     return True, f"/dev/kvm answers KVM_GET_API_VERSION {version}"
@@ -951,15 +942,9 @@ def binary_version(path: Path, timeout: float = VERSION_TIMEOUT) -> str:
     key = (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
     if key in _versions:
         return _versions[key]
-    version = ""
-    try:
-        done = subprocess.run([str(path), "--version"], stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=timeout, check=False,
-                              env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"})
-        match = _VERSION_RE.search(done.stdout.decode("utf-8", "replace"))
-        version = match.group(1) if match else ""
-    except (OSError, subprocess.SubprocessError):
-        version = ""
+    result = run_program([str(path), "--version"], timeout)
+    match = _VERSION_RE.search(result.stdout) if result.ok else None
+    version = match.group(1) if match else ""
     _versions[key] = version
     return version
 
