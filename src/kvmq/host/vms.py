@@ -527,10 +527,10 @@ def _accel_intent(line: CommandLine) -> tuple[tuple[str, ...], str]:
             accels.append("kvm")
             asked.append("-enable-kvm")
         elif name in ("machine", "M") and value is not None:
-            accel = _options(value, "type").get("accel")
-            if accel:
-                accels += [a for a in accel.split(":") if a]
-                asked.append(f"-machine accel={accel}")
+            wanted = _options(value, "type").get("accel")
+            if wanted:
+                accels += [a for a in wanted.split(":") if a]
+                asked.append(f"-machine accel={wanted}")
     unique = tuple(dict.fromkeys(accels))
     return unique, " ".join(asked)
 
@@ -613,7 +613,8 @@ def parse_command_line(argv: Sequence[str]) -> Facts:
                     product *= int(opts[key])
             vcpus = product
 
-    memory, memory_mib = "128M", 128
+    memory: str = "128M"
+    memory_mib: Optional[int] = 128
     for value in line.all("m"):
         size = _options(value, "size").get("size", "")
         if size:
@@ -730,9 +731,9 @@ def _disks(line: CommandLine, default_bus: str) -> list[Disk]:
             disks.append(Disk(value, "", default_bus))
         elif name == "blockdev":
             parsed = _json_options(value)
-            opts: dict[str, Any] = parsed if parsed is not None else dict(split_suboptions(value))
-            if opts.get("node-name"):
-                nodes[str(opts["node-name"])] = opts
+            node: dict[str, Any] = parsed if parsed is not None else dict(split_suboptions(value))
+            if node.get("node-name"):
+                nodes[str(node["node-name"])] = node
     for value in line.all("device"):
         opts = _options(value, "driver")
         driver = opts.get("driver", "")

@@ -67,8 +67,11 @@ def headline(scan: Scan) -> str:
     else:
         vms = f"{count} QEMU VM{'s' if count != 1 else ''} running"
         tcg = sum(1 for vm in scan.vms if vm.accel == "tcg")
+        foreign = sum(1 for vm in scan.vms if vm.accel == "tcg" and not vm.kvm_capable)
         if tcg:
             vms += f", {tcg} on TCG"
+        if foreign:
+            vms += f" ({foreign} of another architecture, which needs it)"
     if scan.kvm_works is True:
         kvm = "this host's KVM works"
     elif scan.kvm_works is None:
