@@ -59,8 +59,9 @@ def accel_style(vm: VM) -> str:
     return "bold yellow"
 
 
-def headline(scan: Scan) -> str:
-    """One line: how many VMs, how many on TCG, and whether this host's KVM works."""
+def headline(scan: Scan, detail: bool = True) -> str:
+    """One line: how many VMs, how many on TCG, and whether this host's KVM works (and how
+    that is known, with ``detail``)."""
     count = len(scan.vms)
     if not count:
         vms = "No QEMU VM is running"
@@ -78,7 +79,7 @@ def headline(scan: Scan) -> str:
         kvm = "this host has /dev/kvm (this user cannot open it)"
     else:
         kvm = "this host has no working KVM"
-    return f"{vms}; {kvm} ({scan.kvm_detail})"
+    return f"{vms}; {kvm} ({scan.kvm_detail})" if detail and scan.kvm_detail else f"{vms}; {kvm}"
 
 
 def _memory(vm: VM) -> str:

@@ -49,12 +49,20 @@ def _accel_style(vm: VM) -> str:
     return "bold $warning"
 
 
-def vm_prompt(vm: VM) -> Content:
-    """One line of the list: a mark for the loudest finding, the name, the accelerator."""
+#: Names longer than this are cut in the list (in full in the detail), so the accelerator shows.
+NAME_COLUMN = 24
+
+
+def vm_prompt(vm: VM, name_width: int = 0) -> Content:
+    """One line of the list: a mark for the loudest finding, the name, the accelerator.
+
+    ``name_width`` pads the name so that the accelerators line up.
+    """
     mark = {ERROR: ("✗ ", "bold $error"), WARNING: ("! ", "bold $warning")}.get(
         vm.loudest or "", ("  ", ""))
     strength = "" if vm.strength in (PROOF, STRONG) else "?"
-    return Content.assemble(mark, (vm.label, "bold"), "  ",
+    name = vm.label if len(vm.label) <= NAME_COLUMN else vm.label[: NAME_COLUMN - 1] + "…"
+    return Content.assemble(mark, (name.ljust(name_width), "bold"), "  ",
                             (accel_label(vm) + strength, _accel_style(vm)))
 
 
@@ -245,15 +253,17 @@ class VmsView(Vertical):
         else:
             state = "-ok"
         headline_widget.set_classes(state)
-        headline_widget.update(Content(headline(scan)))
+        headline_widget.update(Content(headline(scan, detail=False)))
         options = self.query_one("#vms-list", OptionList)
-        rows = tuple((vm.pid, vm_prompt(vm).plain, vm.loudest or "") for vm in scan.vms)
+        width = min(NAME_COLUMN, max((len(vm.label) for vm in scan.vms), default=0))
+        prompts = [vm_prompt(vm, width) for vm in scan.vms]
+        rows = tuple((vm.pid, prompt.plain, vm.loudest or "") for vm, prompt in zip(scan.vms, prompts))
         if rows != self._rows:
             # Rebuilt only when what it shows changed: a refresh must not move the highlight.
             self._rows = rows
             keep = self.highlighted_pid
             options.clear_options()
-            options.add_options([Option(vm_prompt(vm), id=str(vm.pid)) for vm in scan.vms])
+            options.add_options([Option(prompt, id=str(vm.pid)) for vm, prompt in zip(scan.vms, prompts)])
             index = next((i for i, vm in enumerate(scan.vms) if vm.pid == keep), None)
             if index is None and scan.vms:
                 index = 0
