@@ -1438,9 +1438,9 @@ class Scanner:
             if vm.strength in (PROOF, STRONG):
                 fresh[pid] = (raw, now, vm)
         self._known = fresh
-        if works is not True and any(vm.accel == "kvm" and vm.strength == PROOF for vm in vms):
-            # A VM holding KVM descriptors proves this host's KVM works.
-            works, detail = True, "a running VM holds KVM descriptors"
+        if works is not True and any(vm.accel == "kvm" and vm.strength in (PROOF, STRONG) for vm in vms):
+            # A VM running on KVM shows this host's KVM works.
+            works, detail = True, "a running VM uses KVM"
         vms = [vm if vm.findings_for == works else _refind(vm, works) for vm in vms]
         return Scan(vms=tuple(vms), kvm_works=works, kvm_detail=detail, processes=len(numbers),
                     scanner_uid=os.getuid())

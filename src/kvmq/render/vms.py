@@ -140,9 +140,13 @@ def _labelled(label: str, value: str, width: int, style: str = "") -> list[Text]
 def vm_lines(vm: VM, width: int) -> list[Text]:
     """One VM's block: title, accelerator, evidence, facts, findings."""
     title = Text(vm.label, style="bold")
-    if vm.name:
-        title.append(f"  pid {vm.pid}", style="dim")
     lines = [title]
+    if vm.name:
+        pid = f"pid {vm.pid}"
+        if len(vm.label) + 2 + len(pid) <= width:
+            title.append(f"  {pid}", style="dim")
+        else:  # a name as long as the line keeps it to itself
+            lines.append(Text(pid, style="dim"))
     accel = Text(accel_label(vm), style=accel_style(vm))
     decided = next((e for e in vm.evidence if e.accel is not None and e.strength == vm.strength), None)
     how = STRENGTH_WORDS.get(vm.strength, vm.strength)
