@@ -23,9 +23,8 @@ from typing import Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import proc_tree  # noqa: E402
-
-from kvmq.host import vms  # noqa: E402
+import proc_tree
+from kvmq.host import vms
 
 
 def floor(proc: str) -> int:

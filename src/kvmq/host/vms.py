@@ -178,7 +178,7 @@ class Nic:
     vhost: Optional[bool] = None
 
     def describe(self) -> str:
-        model = "QEMU's default NIC model" if self.model == "default" else self.model
+        model = "default model" if self.model == "default" else self.model
         text = f"{model}, {self.backend or 'no backend'}"
         if self.vhost is not None:
             text += ", vhost=on" if self.vhost else ", vhost=off"

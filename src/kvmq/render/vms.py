@@ -159,6 +159,18 @@ def vm_lines(vm: VM, width: int) -> list[Text]:
     first.append(rest[0][len(accel.plain):])
     lines.append(first)
     lines += [Text(" " * len(prefix) + line) for line in rest[1:]]
+    for finding in vm.findings:
+        word = LEVEL_WORDS[finding.level]
+        prefix = f"  {word:>{LABEL_WIDTH}} : "
+        wrapped = wrap(finding.message, width, len(prefix))
+        head = Text(" " * (2 + LABEL_WIDTH - len(word)))
+        head.append(word, style=LEVEL_STYLES[finding.level])
+        head.append(" : " + wrapped[0])
+        lines.append(head)
+        lines += [Text(" " * len(prefix) + line) for line in wrapped[1:]]
+        if finding.hint:
+            hint = wrap("→ " + finding.hint, width, len(prefix))
+            lines += [Text(" " * len(prefix) + line, style="italic") for line in hint]
     for evidence in vm.evidence:
         word = STRENGTH_WORDS.get(evidence.strength, evidence.strength).upper()
         value = f"{word}: {evidence.detail}"
@@ -169,16 +181,6 @@ def vm_lines(vm: VM, width: int) -> list[Text]:
         lines += block
     for label, value in fact_rows(vm):
         lines += _labelled(label, value, width)
-    for finding in vm.findings:
-        word = LEVEL_WORDS[finding.level]
-        text = finding.message + (f" ({finding.hint})" if finding.hint else "")
-        prefix = f"  {word:>{LABEL_WIDTH}} : "
-        wrapped = wrap(text, width, len(prefix))
-        head = Text(" " * (2 + LABEL_WIDTH - len(word)))
-        head.append(word, style=LEVEL_STYLES[finding.level])
-        head.append(" : " + wrapped[0])
-        lines.append(head)
-        lines += [Text(" " * len(prefix) + line) for line in wrapped[1:]]
     return lines
 
 

@@ -67,19 +67,12 @@ def vm_prompt(vm: VM, name_width: int = 0) -> Content:
 
 
 def vm_detail(vm: VM, explanation: Optional[Content] = None) -> Content:
-    """The highlighted VM in full: accelerator and evidence, findings, facts, command line."""
+    """The highlighted VM in full: accelerator, findings, evidence, facts, command line."""
     parts: list[Content] = [
         Content.assemble((vm.label, "bold"), (f"  pid {vm.pid}", "$text-muted")),
         Content.assemble(("Accelerator ", "bold"), (accel_label(vm), _accel_style(vm)),
                          f" ({STRENGTH_WORDS.get(vm.strength, vm.strength)})"),
-        Content(""),
-        Content.styled("Evidence, strongest first", "bold underline"),
     ]
-    for evidence in vm.evidence:
-        word = STRENGTH_WORDS.get(evidence.strength, evidence.strength)
-        parts.append(Content.assemble(
-            (f"{SOURCE_NAMES.get(evidence.source, evidence.source)}: ", "bold"),
-            (word, STRENGTH_STYLES.get(evidence.strength, "")), f", {evidence.detail}"))
     if vm.findings:
         parts += [Content(""), Content.styled("Findings", "bold underline")]
         for finding in vm.findings:
@@ -87,6 +80,12 @@ def vm_detail(vm: VM, explanation: Optional[Content] = None) -> Content:
                                           " ", finding.message))
             if finding.hint:
                 parts.append(Content.assemble("  → ", (finding.hint, "italic")))
+    parts += [Content(""), Content.styled("Evidence, strongest first", "bold underline")]
+    for evidence in vm.evidence:
+        word = STRENGTH_WORDS.get(evidence.strength, evidence.strength)
+        parts.append(Content.assemble(
+            (f"{SOURCE_NAMES.get(evidence.source, evidence.source)}: ", "bold"),
+            (word, STRENGTH_STYLES.get(evidence.strength, "")), f", {evidence.detail}"))
     parts += [Content(""), Content.styled("Facts", "bold underline")]
     parts += [Content.assemble((f"{label}: ", "bold"), value) for label, value in fact_rows(vm)]
     if explanation is not None:
