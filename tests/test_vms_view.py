@@ -184,3 +184,16 @@ async def test_explorer_tab_key_and_help() -> None:
         await pilot.press("question_mark")
         await pilot.pause()
         assert "look for VMs again (VMs tab)" in " ".join(screen_text(app).replace("│", " ").split())
+
+
+async def test_the_detail_explains_the_command_line() -> None:
+    app = VmsApp(fake_scanner("libvirt"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        detail = detail_text(app)
+        assert "The command line explained" in detail
+        # The explainer's own reading, option by option (web's libvirt line).
+        assert "-blockdev" in detail.split("The command line explained", 1)[1]
+        assert "Findings" in detail.split("The command line explained", 1)[1]
+        await pilot.press("down")
+        assert "-accel tcg" in detail_text(app).split("The command line explained", 1)[1]

@@ -377,7 +377,8 @@ def _read_cmdline(pid: int) -> list[str]:
     if not explainer.is_qemu_program(words[0]):
         raise UsageError(f"process {pid} is not QEMU: it runs {words[0][:80]!r}")
     return words
-def _run_vms(fmt: str, check: bool) -> int:
+
+
 def _run_vms(fmt: str, check: bool, root: str) -> int:
     from kvmq.host.vms import scan
     from kvmq.render import vms as render_vms

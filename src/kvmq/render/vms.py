@@ -181,6 +181,7 @@ def vm_lines(vm: VM, width: int) -> list[Text]:
         lines += block
     for label, value in fact_rows(vm):
         lines += _labelled(label, value, width)
+    lines += _labelled("Explained", f"kvmq explain --pid {vm.pid}", width, style="dim")
     return lines
 
 
@@ -248,6 +249,7 @@ def to_markdown(scan: Scan) -> str:
         out += ["", "| Fact | Value |", "| --- | --- |"]
         out += [f"| {label} | {_code(value)} |" for label, value in fact_rows(vm)]
         out.append("")
+        out += [f"Option by option: {_code(f'kvmq explain --pid {vm.pid}')}", ""]
         if vm.findings:
             out.append("Findings:")
             out.append("")

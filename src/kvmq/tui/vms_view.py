@@ -9,7 +9,7 @@ across scans. Everything taken from a process is shown as ``Content``, never as 
 
 from __future__ import annotations
 
-from typing import ClassVar, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -30,6 +30,9 @@ from kvmq.render.vms import (
     fact_rows,
     headline,
 )
+
+if TYPE_CHECKING:
+    from kvmq.host.explain import Explanation, HostFacts
 
 SCANNING_TEXT = "Looking for running VMs…"
 NO_VMS_TEXT = ("No QEMU VM is running on this host. kvmq looks for qemu-system-*, qemu-kvm and kvm "
@@ -185,6 +188,12 @@ class VmsView(Vertical):
         self._worker: Optional[Worker[Scan]] = None
         self._rows: tuple[tuple[int, str, str], ...] = ()
         self._shown: Optional[VM] = None
+        self._shown_width = 0
+        # The explainer's options table and this host's facts, loaded in the scan worker.
+        self._options_table: Any = None
+        self._host_facts: Optional[HostFacts] = None
+        self._explain_problem = ""
+        self._explanations: dict[tuple[str, ...], Explanation] = {}
         self.scan: Optional[Scan] = None
         self.highlighted_pid: Optional[int] = None
         self.scans = 0
@@ -203,6 +212,15 @@ class VmsView(Vertical):
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < self.NARROW, "-narrow")
+        if self._shown is not None:
+            self.call_after_refresh(self._rewrap)
+
+    def _rewrap(self) -> None:
+        # The explanation is wrapped to the detail's width: wrap it again at the new one.
+        vm = self._shown
+        if vm is not None and self._detail_width() != self._shown_width:
+            self._shown = None
+            self._show_vm(vm)
 
     def focus_list(self) -> None:
         """Give the keyboard to the list of VMs (the app calls this when the tab opens)."""
@@ -225,9 +243,23 @@ class VmsView(Vertical):
             return
         if self._scanner is None:
             self._scanner = Scanner()
-        scanner = self._scanner
-        self._worker = self.run_worker(scanner.scan, name="vms-scan", group="vms-scan",
+        self._worker = self.run_worker(self._scan, name="vms-scan", group="vms-scan",
                                        thread=True, exit_on_error=False)
+
+    def _scan(self) -> Scan:
+        """In the worker thread: the scan, and on the first one what explaining needs."""
+        assert self._scanner is not None
+        scan = self._scanner.scan()
+        if self._options_table is None and not self._explain_problem:
+            try:
+                from kvmq.dataset.qemu_options import load_options
+                from kvmq.host.qemu_binary import gather_host_facts
+
+                self._host_facts = gather_host_facts(cross_check=False)
+                self._options_table = load_options()
+            except Exception as exc:  # the VM list still works without explanations
+                self._explain_problem = f"{type(exc).__name__}: {exc}"
+        return scan
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is not self._worker:
@@ -293,7 +325,28 @@ class VmsView(Vertical):
         if vm == self._shown:
             return  # the same VM, unchanged: no repaint
         self._shown = vm
-        detail.update(vm_detail(vm))
+        self._shown_width = self._detail_width()
+        detail.update(vm_detail(vm, self._explanation(vm, self._shown_width)))
+
+    def _detail_width(self) -> int:
+        return max(20, self.query_one("#vms-detail", Static).size.width or self.size.width - 4)
+
+    def _explanation(self, vm: VM, width: int) -> Optional[Content]:
+        """The explainer's reading of the VM's command line (``kvmq explain --pid``)."""
+        if self._explain_problem:
+            return Content.styled(f"Not available: {self._explain_problem}", "$text-muted")
+        if self._options_table is None:
+            return None
+        from kvmq.host.explain import explain
+        from kvmq.render.explain import to_text
+
+        explanation = self._explanations.get(vm.argv)
+        if explanation is None:
+            if len(self._explanations) > 64:
+                self._explanations.clear()
+            explanation = explain(vm.argv, self._host_facts, table=self._options_table)
+            self._explanations[vm.argv] = explanation
+        return Content.from_rich_text(to_text(explanation, width))
 
     @property
     def highlighted_vm(self) -> Optional[VM]:
