@@ -183,7 +183,7 @@ async def test_explorer_tab_key_and_help() -> None:
         assert "Refresh VMs" in screen_text(app)  # the Footer shows the tab's own r
         await pilot.press("question_mark")
         await pilot.pause()
-        assert "look for VMs again (VMs tab)" in " ".join(screen_text(app).replace("│", " ").split())
+        assert "or the VM scan (VMs tab) again" in " ".join(screen_text(app).replace("│", " ").split())
 
 
 async def test_the_detail_explains_the_command_line() -> None:
