@@ -530,3 +530,25 @@ def test_scan_result_is_hashable_data(evidence: Scan) -> None:
 
 
 Check = Callable[[str], None]
+
+
+def test_a_scan_spends_at_most_its_qmp_budget_on_busy_monitors(monkeypatch: pytest.MonkeyPatch,
+                                                               short_tmp: Path) -> None:
+    root = short_tmp / "root"
+    (root / "proc").mkdir(parents=True)
+    for pid in range(300, 306):
+        directory = root / "proc" / str(pid)
+        directory.mkdir()
+        (directory / "cmdline").write_bytes(
+            b"qemu-system-x86_64\0-accel\0kvm\0-accel\0tcg\0-qmp\0unix:/q.sock,server=on,wait=off\0")
+        (directory / "status").write_bytes(b"Name:\tq\nUid:\t0\t0\t0\t0\n")
+    asked: list[float] = []
+
+    def slow(address: QmpAddress, timeout: float, root: Path) -> QmpAnswer:
+        asked.append(timeout)
+        return QmpAnswer(error=f"no answer within {timeout:g} s")
+
+    monkeypatch.setattr(vms, "QMP_SCAN_BUDGET", 0.0)
+    scan = vms.scan(root, kvm_works=True, qmp=slow, version=lambda p: "")
+    assert asked == []
+    assert all("were spent" in next(e for e in vm.evidence if e.source == "qmp").detail for vm in scan.vms)

@@ -64,6 +64,8 @@ __all__ = [
 SCHEMA_VERSION = 1
 
 QMP_TIMEOUT = 1.0
+#: Seconds one scan may spend waiting on QMP sockets in all.
+QMP_SCAN_BUDGET = 3.0
 VERSION_TIMEOUT = 3.0
 CMDLINE_LIMIT = 1 << 20
 XML_LIMIT = 1 << 20
@@ -847,7 +849,7 @@ def query_kvm(address: QmpAddress, timeout: float = QMP_TIMEOUT, root: Path = Pa
             version = ""
             qemu = greeting.get("QMP", {}).get("version", {}).get("qemu", {})
             if isinstance(qemu, dict) and "major" in qemu:
-                version = f"{qemu.get('major')}.{qemu.get('minor')}.{qemu.get('micro')}"
+                version = printable(f"{qemu.get('major')}.{qemu.get('minor')}.{qemu.get('micro')}")[:40]
             if "QMP" not in greeting:
                 return QmpAnswer(error="no QMP greeting")
             sock.sendall(b'{"execute": "qmp_capabilities"}\r\n')
@@ -968,6 +970,7 @@ class _Context:
     qmp_timeout: float
     version: Callable[[Path], str]
     machine: str = ""
+    qmp_deadline: float = float("inf")
     users: dict[int, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     passwd: Optional[dict[int, str]] = None
@@ -989,7 +992,7 @@ def _user_name(ctx: _Context, uid: Optional[int]) -> str:
     name = ""
     if ctx.root == Path("/"):
         try:
-            name = pwd.getpwuid(uid).pw_name
+            name = printable(pwd.getpwuid(uid).pw_name)
         except (KeyError, OverflowError):
             name = ""
     else:
@@ -1097,7 +1100,12 @@ def _qmp_evidence(ctx: _Context, facts: Facts) -> tuple[Optional[Evidence], str]
         if not address.reachable:
             reasons.append(f"{where}: not opened, {address.why}")
             continue
-        answer = ctx.qmp(address, ctx.qmp_timeout, ctx.root)
+        left = ctx.qmp_deadline - time.monotonic()
+        if left <= 0:
+            # Busy monitors each cost a timeout: a scan spends at most QMP_SCAN_BUDGET on them.
+            reasons.append(f"{where}: not asked in this scan, its {QMP_SCAN_BUDGET:g} s for QMP were spent")
+            continue
+        answer = ctx.qmp(address, min(ctx.qmp_timeout, left), ctx.root)
         if answer.error:
             reasons.append(f"{where}: {answer.error}")
             continue
@@ -1400,7 +1408,8 @@ class Scanner:
             works = self.kvm_works if isinstance(self.kvm_works, bool) else None
             detail = "given by the caller"
         ctx = _Context(root=self.root, proc=self.root / "proc", kvm_works=works, qmp=self.qmp,
-                       qmp_timeout=self.qmp_timeout, version=self.version, machine=self.machine)
+                       qmp_timeout=self.qmp_timeout, version=self.version, machine=self.machine,
+                       qmp_deadline=time.monotonic() + QMP_SCAN_BUDGET)
         proc = str(ctx.proc)
         if pids is None:
             try:
