@@ -67,7 +67,7 @@ def test_text_never_obeys_markup_or_escapes() -> None:
     render_vms.print_text(console, fixture_scan("hostile"))
     out = console.file.getvalue()  # type: ignore[attr-defined]
     assert "[bold]markup[/bold]" in out
-    assert "\x1b[31mred" not in out and "\\e[31mred" in out
+    assert "\x1b[31mred" not in out and "\\x1b[31mred" in out
     assert "\u202e" not in out
 
 

@@ -244,7 +244,7 @@ def test_non_utf8_bytes_are_shown_as_escapes(hostile: Scan) -> None:
 
 def test_control_and_bidi_characters_are_escaped(hostile: Scan) -> None:
     vm = vm_of(hostile, 202)
-    assert vm.name == "\\e[31mred\\e[0m [bold]markup[/bold] \\u202eevil"
+    assert vm.name == "\\x1b[31mred\\x1b[0m [bold]markup[/bold] \\u202eevil"
     for text in (*vm.argv, vm.name, *(e.detail for e in vm.evidence)):
         assert not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or 0x202A <= ord(c) <= 0x202E for c in text)
     # ",," is a literal comma inside a value.

@@ -14,7 +14,7 @@ from textual.widgets import OptionList, Static
 
 from kvmq.host.vms import Scan, Scanner
 from kvmq.tui.vms_view import NO_VMS_TEXT, VmsView
-from tests.tui_helpers import VMS_FIXTURES, fake_scanner, make_app, screen_text, wait_for_vms_scan
+from tests.tui_helpers import VMS_FIXTURES, fake_scanner, make_app, screen_text, started, wait_for_vms_scan
 
 
 class VmsApp(App[None]):
@@ -107,7 +107,7 @@ async def test_strings_from_processes_are_literal() -> None:
         await settle(app, pilot)
         await pilot.press("down")  # pid 202: markup and escapes in its name
         detail = detail_text(app)
-        assert "\\e[31mred\\e[0m [bold]markup[/bold] \\u202eevil" in detail
+        assert "\\x1b[31mred\\x1b[0m [bold]markup[/bold] \\u202eevil" in detail
         assert "/tmp/[link=http://x]a[/link].img,odd" in detail
 
 
@@ -161,7 +161,7 @@ async def test_a_slow_scan_never_blocks_keys_and_scans_never_pile_up() -> None:
 @pytest.mark.parametrize("size", [(20, 8), (30, 10), (50, 20), (80, 24), (120, 36)])
 async def test_every_size_down_to_20x8(size: tuple[int, int]) -> None:
     app = make_app()
-    async with app.run_test(size=size) as pilot:
+    async with started(app, size) as pilot:
         await pilot.press("5")
         await wait_for_vms_scan(pilot)
         for key in ("down", "j", "r", "k", "up"):
@@ -176,7 +176,7 @@ async def test_every_size_down_to_20x8(size: tuple[int, int]) -> None:
 
 async def test_explorer_tab_key_and_help() -> None:
     app = make_app()
-    async with app.run_test(size=(120, 36)) as pilot:
+    async with started(app, (120, 36)) as pilot:
         await pilot.press("5")
         await wait_for_vms_scan(pilot)
         assert app.focused is not None and app.focused.id == "vms-list"

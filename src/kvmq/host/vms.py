@@ -1,9 +1,9 @@
 """Running VMs: every QEMU process on this host and the accelerator it really uses.
 
-Plain Python (the standard library and :mod:`kvmq.host.probe`) and read-only: files under ``/proc`` and
-``/run/libvirt`` are read, a QMP socket named on a command line may be asked
-``qmp_capabilities`` and ``query-kvm`` (nothing else, ever, with a timeout),
-and ``BINARY --version`` runs once per binary. No signal is sent, nothing is written.
+Plain Python (the standard library, :mod:`kvmq.host.probe` and :mod:`kvmq.text`) and
+read-only: files under ``/proc`` and ``/run/libvirt`` are read, a QMP socket named on a
+command line may be asked ``qmp_capabilities`` and ``query-kvm`` (nothing else, ever, with a
+timeout), and ``BINARY --version`` runs once per binary. No signal is sent, nothing is written.
 
 Evidence, strongest first (the first source that answers decides):
 
@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from kvmq.host.probe import KVM_STABLE_API_VERSION, real_kvm_api_version, run_program
+from kvmq.text import printable
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -53,7 +54,6 @@ __all__ = [
     "Scanner",
     "is_qemu_argv",
     "parse_command_line",
-    "printable",
     "probe_kvm",
     "query_kvm",
     "scan",
@@ -91,25 +91,6 @@ PROOF_HINT = ("for proof, run kvmq as root or as the VM's user, or ask QEMU: "
 
 # --------------------------------------------------------------------------- literal text
 
-_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r", "\x1b": "\\e"}
-# C0 and C1 controls, DEL, and the format characters that reorder or hide text.
-_UNSAFE_RE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff"
-                        "\ud800-\udfff]")
-
-
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    if char in _ESCAPES:
-        return _ESCAPES[char]
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def printable(text: str) -> str:
-    """``text`` with every control and bidi/format character written as an escape."""
-    return _UNSAFE_RE.sub(_escape, text)
-
-
 def _decode(raw: bytes) -> str:
     return printable(raw.decode("utf-8", "backslashreplace"))
 
@@ -119,10 +100,7 @@ def _decode_argv(raw: bytes) -> tuple[str, ...]:
     text = raw.decode("utf-8", "backslashreplace")
     if text.endswith("\0"):
         text = text[:-1]
-    parts = text.split("\0")
-    if _UNSAFE_RE.search(text.replace("\0", "")):
-        parts = [printable(part) for part in parts]
-    return tuple(parts)
+    return tuple(printable(part) for part in text.split("\0"))
 
 
 # --------------------------------------------------------------------------- the model
