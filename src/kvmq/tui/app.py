@@ -417,6 +417,7 @@ class ExplorerApp(App[int]):
     def action_help(self) -> None:
         from kvmq.tui.filter_bar import FilterBar
         from kvmq.tui.help_screen import HelpScreen
+        from kvmq.tui.vms_view import VmsView
 
         if isinstance(self.screen, HelpScreen):
             return
@@ -431,6 +432,7 @@ class ExplorerApp(App[int]):
             ("Dimension list", list(Binding.make_bindings(DimensionList.BINDINGS))),
             ("Pane (Tab to focus it)", list(Binding.make_bindings(ComparisonPane.BINDINGS))),
             ("Filter (after /)", list(Binding.make_bindings(FilterBar.BINDINGS))),
+            ("VMs tab", list(Binding.make_bindings(VmsView.BINDINGS))),
         ]))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> Optional[bool]:
