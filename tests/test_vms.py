@@ -552,3 +552,11 @@ def test_a_scan_spends_at_most_its_qmp_budget_on_busy_monitors(monkeypatch: pyte
     scan = vms.scan(root, kvm_works=True, qmp=slow, version=lambda p: "")
     assert asked == []
     assert all("were spent" in next(e for e in vm.evidence if e.source == "qmp").detail for vm in scan.vms)
+
+
+def test_qmp_on_a_relative_path_is_not_opened() -> None:
+    facts = parse_command_line(["qemu-system-x86_64", "-qmp", "unix:q.sock,server=on,wait=off",
+                                "-chardev", "socket,id=m,path=rel.sock,server=on,wait=off",
+                                "-mon", "chardev=m,mode=control"])
+    assert [(q.path, q.reachable) for q in facts.qmp] == [("q.sock", False), ("rel.sock", False)]
+    assert "relative path" in facts.qmp[0].why

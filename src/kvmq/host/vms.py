@@ -535,7 +535,10 @@ def _qmp_address(spec: str, mode_control: bool = True) -> Optional[QmpAddress]:
     elif waits:
         why = "it waits for its first client (wait=on): connecting could let QEMU start"
     if head.startswith("unix:"):
-        return QmpAddress("unix", path=head[5:], reachable=not why, why=why)
+        path = head[5:]
+        if not why and not path.startswith("/"):
+            why = "a relative path, from QEMU's working directory"
+        return QmpAddress("unix", path=path, reachable=not why, why=why)
     if head.startswith("tcp:"):
         host, _, port = head[4:].rpartition(":")
         if not port.isdigit():
@@ -557,6 +560,8 @@ def _chardev_qmp(opts: dict[str, str]) -> Optional[QmpAddress]:
     elif waits:
         why = "it waits for its first client (wait=on): connecting could let QEMU start"
     if opts.get("path"):
+        if not why and not opts["path"].startswith("/"):
+            why = "a relative path, from QEMU's working directory"
         return QmpAddress("unix", path=opts["path"], reachable=not why, why=why)
     if opts.get("host") is not None and opts.get("port", "").isdigit():
         return QmpAddress("tcp", host=opts["host"] or "127.0.0.1", port=int(opts["port"]),
