@@ -20,6 +20,10 @@ Figures (the issue's budgets):
   with CSafeLoader and the collector paused (``load_probe.py``).
 * filter keystroke / highlight move: inside a Textual pilot (``interact.py``).
 * peak RSS: VmHWM of the startup processes.
+* vms scan: ``kvmq.host.vms`` over a generated /proc of 2,000 processes, 500 of them QEMU
+  (``vms_probe.py``); floor: listing /proc and reading every ``PID/cmdline`` in plain Python.
+  "refresh" is the explorer's VMs tab scanning again (budget 2x); "first" is ``kvmq vms``'s
+  one scan, reported only.
 """
 
 from __future__ import annotations
@@ -307,6 +311,21 @@ def measure_interaction(runner: Runner, datasets: Sequence[Data], runs: int, mov
     return figures
 
 
+def measure_vms(runner: Runner, runs: int, processes: int, qemus: int) -> list[Figure]:
+    _, report = runner.run(runner.script("vms_probe.py", "--processes", str(processes),
+                                         "--qemus", str(qemus), "--runs", str(runs)))
+    floor = report["floor"]
+    label = f"{qemus}/{processes}"
+    return [
+        Figure("vms scan refresh", label, median(report["refresh"]), median(floor), 2.0,
+               note="the VMs tab's scan every few seconds; floor: read every /proc/*/cmdline",
+               samples=report["refresh"], floor_samples=floor),
+        Figure("vms scan first", label, median(report["first"]), median(floor), None,
+               note="kvmq vms: every QEMU's descriptors, status and command line parsed",
+               samples=report["first"], floor_samples=floor),
+    ]
+
+
 # --------------------------------------------------------------------------- output
 
 
@@ -372,7 +391,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--moves", type=int, default=200, help="highlight moves per run")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes, one run, few moves: checks the harness, not the speed")
-    parser.add_argument("--only", default="startup,cli,load,interact",
+    parser.add_argument("--only", default="startup,cli,load,interact,vms",
                         help="which groups to run (default: all)")
     parser.add_argument("--out", default=str(HERE / "results"), help="where the JSON goes")
     parser.add_argument("--src", help="put this source tree first on PYTHONPATH "
@@ -413,6 +432,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if "interact" in groups:
             print("filter and highlight ...", file=sys.stderr)
             figures += measure_interaction(runner, datasets, runs, args.moves)
+        if "vms" in groups:
+            print("VM scan ...", file=sys.stderr)
+            processes, qemus = (200, 50) if args.quick else (2000, 500)
+            figures += measure_vms(runner, runs, processes, qemus)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -20,6 +20,8 @@ EXPECTED = {
         "load cold", "load warm", "startup warm", "startup cold", "peak RSS",
         "filter key median", "filter key p95", "highlight move",
     )),
+    ("vms scan refresh", "50/200"),
+    ("vms scan first", "50/200"),
 }
 
 

@@ -15,6 +15,7 @@ from textual.pilot import Pilot
 from kvmq.dataset.loader import load, packaged_data_path
 from kvmq.dataset.model import Dataset
 from kvmq.host.probe import Host
+from kvmq.host.vms import QmpAddress, QmpAnswer, Scanner
 from kvmq.tui.app import ExplorerApp
 from kvmq.tui.dimension_list import DimensionList
 from tests.helpers import host_from_tree
@@ -22,6 +23,7 @@ from tests.helpers import host_from_tree
 TESTS = Path(__file__).resolve().parent
 TUI_FIXTURES = TESTS / "fixtures" / "tui"
 HOST_FIXTURES = TESTS / "fixtures" / "hosts"
+VMS_FIXTURES = TESTS / "fixtures" / "vms"
 
 
 def shipped() -> Dataset:
@@ -36,8 +38,22 @@ def fake_host(name: str = "intel-kvm") -> Host:
     return host_from_tree(HOST_FIXTURES / name)
 
 
-def make_app(dataset: Optional[Dataset] = None, host: Optional[Host] = None) -> ExplorerApp:
-    return ExplorerApp(dataset or shipped(), host=host or fake_host())
+def _no_qmp(address: QmpAddress, timeout: float, root: Path) -> QmpAnswer:
+    return QmpAnswer(error="not in tests")
+
+
+def fake_scanner(name: str | Path = "showcase", **options: object) -> Scanner:
+    """A VM scanner over a fixture /proc tree: deterministic, never this machine's VMs."""
+    settings: dict[str, object] = {"kvm_works": True, "version": lambda path: "7.2.22",
+                                   "qmp": _no_qmp, "machine": "x86_64"}
+    settings.update(options)
+    return Scanner(VMS_FIXTURES / name, **settings)  # type: ignore[arg-type]
+
+
+def make_app(dataset: Optional[Dataset] = None, host: Optional[Host] = None,
+             vm_scanner: Optional[Scanner] = None) -> ExplorerApp:
+    return ExplorerApp(dataset or shipped(), host=host or fake_host(),
+                       vm_scanner=vm_scanner or fake_scanner())
 
 
 _SVG_TEXT = re.compile(
@@ -91,6 +107,17 @@ async def wait_for_host_report(pilot) -> None:  # type: ignore[no-untyped-def]
     await wait_until(pilot, done)
 
 
+async def wait_for_vms_scan(pilot) -> None:  # type: ignore[no-untyped-def]
+    """Let the VMs tab's worker finish its first scan."""
+    from kvmq.tui.vms_view import VmsView
+
+    def done() -> bool:
+        views = pilot.app.query(VmsView)
+        return bool(views) and views.first().scan is not None
+
+    await wait_until(pilot, done)
+
+
 # The screen states the README shows: name -> (size, keys pressed, dataset fixture or None).
 SCREEN_STATES: dict[str, tuple[tuple[int, int], tuple[str, ...], Optional[str]]] = {
     "compare": ((120, 36), ("j",), None),
@@ -104,12 +131,14 @@ SCREEN_STATES: dict[str, tuple[tuple[int, int], tuple[str, ...], Optional[str]]]
     "filter-no-match": ((80, 24), ("slash", *"xyzzy"), None),
     "help": ((120, 36), ("question_mark",), None),
     "host": ((120, 36), ("4",), None),
+    "vms": ((120, 36), ("5", "down"), None),
+    "vms-narrow": ((50, 20), ("5",), None),
     "three-subjects": ((150, 30), (), "three-subjects.yaml"),
     "markup": ((100, 30), (), "markup.yaml"),
 }
 
 # The subset that make screenshots writes to screenshots/ for the README.
-README_SCREENSHOTS = ("compare", "compare-narrow", "pros", "summary", "filter", "help", "host")
+README_SCREENSHOTS = ("compare", "compare-narrow", "pros", "summary", "filter", "help", "host", "vms")
 
 
 def app_for_state(name: str) -> ExplorerApp:
@@ -121,7 +150,12 @@ async def drive_to_state(pilot, name: str) -> None:  # type: ignore[no-untyped-d
     _size, keys, _data = SCREEN_STATES[name]
     app = pilot.app
     await wait_until(pilot, lambda: bool(app.query(DimensionList)) and app.focused is not None)
-    await pilot.press(*keys)
+    vms_keys = keys[1:] if name.startswith("vms") else ()
+    await pilot.press(*(keys[:1] if name.startswith("vms") else keys))
     await pilot.pause()
     if name == "host":
         await wait_for_host_report(pilot)
+    if name.startswith("vms"):
+        await wait_for_vms_scan(pilot)
+        await pilot.press(*vms_keys)
+        await pilot.pause()

@@ -87,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
                          help="output format (default: text)")
     explain.add_argument("--no-cross-check", action="store_true",
                          help="do not ask the installed QEMU binary what it supports")
+    vms = commands.add_parser("vms", help="running QEMU VMs and the accelerator each really uses "
+                                          "(KVM or TCG), with the evidence")
+    vms.add_argument("--format", choices=FORMATS, default=argparse.SUPPRESS,
+                     help="output format (default: text)")
+    vms.add_argument("--check", action="store_true",
+                     help="exit 1 when any VM runs on TCG while this host's KVM works")
+    # Reads proc/, run/ and dev/kvm below this directory instead of /: for fixture trees.
+    vms.add_argument("--root", default="/", help=argparse.SUPPRESS)
     return parser
 
 
@@ -119,6 +127,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         return _run_check(fmt, quiet=args.quiet)
     if command == "explain":
         return _run_explain(args, fmt, argv)
+    if command == "vms":
+        return _run_vms(fmt, args.check, args.root)
     if command == "validate":
         return _run_validate(args.path or getattr(args, "data", None))
     if command is None and fmt == "text" and sys.stdout.isatty() and sys.stdin.isatty():
@@ -367,6 +377,22 @@ def _read_cmdline(pid: int) -> list[str]:
     if not explainer.is_qemu_program(words[0]):
         raise UsageError(f"process {pid} is not QEMU: it runs {words[0][:80]!r}")
     return words
+
+
+def _run_vms(fmt: str, check: bool, root: str) -> int:
+    from kvmq.host.vms import scan
+    from kvmq.render import vms as render_vms
+
+    if not os.path.isdir(root):
+        raise UsageError(f"--root {root!r} is not a directory")
+    result = scan(root)
+    if fmt == "json":
+        _write(render_vms.to_json(result))
+    elif fmt == "markdown":
+        _write(render_vms.to_markdown(result))
+    else:
+        render_vms.print_text(_console(), result)
+    return 1 if check and result.tcg_while_kvm_works else EXIT_OK
 
 
 def _run_explorer(data: Optional[str]) -> int:

@@ -34,6 +34,7 @@ from kvmq.tui.dimension_list import DimensionList
 
 if TYPE_CHECKING:
     from kvmq.host.probe import Host
+    from kvmq.host.vms import Scanner
     from kvmq.tui.filter_bar import FilterBar
 
 # (pane id, label, key): the tabs in order; the key switches to the tab.
@@ -42,6 +43,7 @@ TABS: tuple[tuple[str, str, str], ...] = (
     ("pros", "Pros", "2"),
     ("summary", "Summary", "3"),
     ("host", "Host", "4"),
+    ("vms", "VMs", "5"),
 )
 # From this terminal width on, subjects sit side by side (Compare and Pros).
 WIDE = 100
@@ -129,7 +131,8 @@ class ExplorerApp(App[int]):
         Binding("slash", "filter", "Filter", key_display="/", priority=True,
                 tooltip="filter the dimension list: every typed word must match"),
         Binding("y", "copy", "Copy", tooltip="copy the shown dimension as Markdown"),
-        Binding("r", "recheck", "Re-check", tooltip="run the host checks again (Host tab)"),
+        Binding("r", "recheck", "Re-check",
+                tooltip="run the host checks (Host tab) or the VM scan (VMs tab) again"),
         Binding("e", "explain", "Explain", show=False, tooltip="explain a pasted QEMU command line"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="this screen"),
         Binding("q", "quit", "Quit", tooltip="leave kvmq"),
@@ -139,16 +142,19 @@ class ExplorerApp(App[int]):
     """The breakpoint the views follow: subjects side by side from WIDE columns on."""
 
     def __init__(self, source: Union[Path, Dataset], *, host: Optional[Host] = None,
-                 loader: Optional[Callable[[Path], Dataset]] = None) -> None:
+                 loader: Optional[Callable[[Path], Dataset]] = None,
+                 vm_scanner: Optional[Scanner] = None) -> None:
         """Args:
             source: the dataset file, loaded in a thread behind a loading indicator (a
                 Dataset is taken as already loaded, through the same path).
             host: the machine the Host tab checks (tests pass a fake one; None: this one).
             loader: what reads the file (tests slow it down); by default the dataset loader.
+            vm_scanner: what the VMs tab scans (tests pass one over a fixture tree; None: /proc).
         """
         super().__init__()
         self._source = source
         self._host = host
+        self._vm_scanner = vm_scanner
         self.dataset: Optional[Dataset] = None
         self.load_error: Optional[BaseException] = None
         self._dimension_before_filter: Optional[str] = None
@@ -223,6 +229,7 @@ class ExplorerApp(App[int]):
             TabPane("2 Pros", id="pros"),
             TabPane("3 Summary", id="summary"),
             TabPane("4 Host", id="host"),
+            TabPane("5 VMs", id="vms"),
         ):
             tabs.compose_add_child(pane_widget)
         return tabs
@@ -329,6 +336,10 @@ class ExplorerApp(App[int]):
             from kvmq.tui.host_view import HostView
 
             return HostView(self._host, id="host-view")
+        if tab_id == "vms":
+            from kvmq.tui.vms_view import VmsView
+
+            return VmsView(self._vm_scanner, id="vms-view")
         return None
 
     def _focus_tab(self, pane: TabPane) -> None:
@@ -341,9 +352,9 @@ class ExplorerApp(App[int]):
             target = next(iter(pane.children), None)
         if target is None:
             return
-        focus_table = getattr(target, "focus_table", None)
-        if callable(focus_table):
-            focus_table()
+        focus_view = getattr(target, "focus_table", None) or getattr(target, "focus_list", None)
+        if callable(focus_view):
+            focus_view()
         elif target.focusable:
             self.screen.set_focus(target)
 
@@ -408,6 +419,7 @@ class ExplorerApp(App[int]):
     def action_help(self) -> None:
         from kvmq.tui.filter_bar import FilterBar
         from kvmq.tui.help_screen import HelpScreen
+        from kvmq.tui.vms_view import VmsView
 
         if isinstance(self.screen, HelpScreen):
             return
@@ -422,6 +434,7 @@ class ExplorerApp(App[int]):
             ("Dimension list", list(Binding.make_bindings(DimensionList.BINDINGS))),
             ("Pane (Tab to focus it)", list(Binding.make_bindings(ComparisonPane.BINDINGS))),
             ("Filter (after /)", list(Binding.make_bindings(FilterBar.BINDINGS))),
+            ("VMs tab", list(Binding.make_bindings(VmsView.BINDINGS))),
         ]))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> Optional[bool]:
