@@ -1,4 +1,4 @@
-"""Command line: ``kvmq [show|pros|list|validate|check]``; no subcommand starts the explorer.
+"""Command line: ``kvmq [show|pros|list|validate|check|fleet]``; no subcommand starts the explorer.
 
 The non-interactive paths never import textual (it is imported only when the explorer
 starts), so they start about as fast as importing rich and PyYAML.
@@ -23,6 +23,9 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_INTERNAL = 70
 FORMATS = ("text", "markdown", "json")
+# kvmq.host.fleet's ONLY and SORT_KEYS (kept here so that --help imports nothing).
+FLEET_ONLY = ("failing", "no-report", "no-kvm", "tcg", "ok")
+FLEET_SORT = ("host", "state", "age", "failing", "vms", "tcg")
 
 
 class UsageError(Exception):
@@ -95,6 +98,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="exit 1 when any VM runs on TCG while this host's KVM works")
     # Reads proc/, run/ and dev/kvm below this directory instead of /: for fixture trees.
     vms.add_argument("--root", default="/", help=argparse.SUPPRESS)
+    fleet = commands.add_parser(
+        "fleet", help="merge per-host reports (reports/HOST.json from contrib/ansible): exit 0 when "
+                      "every host can run KVM and no VM runs on TCG where KVM works, 1 otherwise",
+        description="Merge per-host kvmq reports: folders of HOST.json files (the Ansible "
+                    "playbook's reports/), single files, JSON Lines, or the output of Ansible's "
+                    "json callback. On a terminal, a single folder opens the explorer's Fleet view.")
+    fleet.add_argument("paths", nargs="+", metavar="PATH", help="report file or folder")
+    fleet.add_argument("--only", choices=FLEET_ONLY, default=None,
+                       help="failing: hosts that need attention; also no-report, no-kvm, tcg, ok")
+    fleet.add_argument("--sort", choices=FLEET_SORT, default="host",
+                       help="host (default), state (worst first), age (oldest first), failing, vms, tcg")
+    fleet.add_argument("--format", choices=("text", "markdown", "json", "csv"), default=argparse.SUPPRESS,
+                       help="output format (default: text; the explorer on a terminal)")
     return parser
 
 
@@ -127,6 +143,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         return _run_check(fmt, quiet=args.quiet)
     if command == "explain":
         return _run_explain(args, fmt, argv)
+    if command == "fleet":
+        return _run_fleet(args.paths, getattr(args, "format", None), args.only, args.sort)
     if command == "vms":
         return _run_vms(fmt, args.check, args.root)
     if command == "validate":
@@ -393,6 +411,40 @@ def _run_vms(fmt: str, check: bool, root: str) -> int:
     else:
         render_vms.print_text(_console(), result)
     return 1 if check and result.tcg_while_kvm_works else EXIT_OK
+
+
+def _run_fleet(paths: Sequence[str], fmt: Optional[str], only: Optional[str], sort: str) -> int:
+    from pathlib import Path
+
+    from kvmq.host import fleet as host_fleet
+
+    explore = (fmt is None and len(paths) == 1 and Path(paths[0]).is_dir()
+               and sys.stdout.isatty() and sys.stdin.isatty())
+    try:
+        fleet = host_fleet.read_fleet(paths, keep=explore)
+    except host_fleet.FleetError as exc:
+        raise UsageError(str(exc)) from None
+    status = EXIT_OK if fleet.ok else 1
+    if explore:
+        from kvmq.dataset.model import InvalidDataset
+        from kvmq.tui.app import run_fleet_explorer
+
+        try:
+            return run_fleet_explorer(Path(paths[0]), fleet, only=only, sort=sort)
+        except InvalidDataset as exc:  # the explorer's own dataset ($KVMQ_DATA) did not load
+            raise _dataset_error(exc) from None
+    from kvmq.render import fleet as render
+
+    rows = host_fleet.select(fleet, only, sort)
+    if fmt == "json":
+        _write(render.to_json(fleet, rows))
+    elif fmt == "markdown":
+        _write(render.to_markdown(fleet, rows))
+    elif fmt == "csv":
+        _write(render.to_csv(fleet, rows))
+    else:
+        render.print_text(_console(), fleet, rows)
+    return status
 
 
 def _run_explorer(data: Optional[str]) -> int:

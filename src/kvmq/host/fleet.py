@@ -19,7 +19,7 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
@@ -435,42 +435,52 @@ def row_from_report(doc: dict[str, Any], fallback_host: str, source: str, *,
 # --------------------------------------------------------------------------- documents in a file
 
 
-def _json_problem(error: json.JSONDecodeError, text: str) -> str:
+def _json_problem(error: json.JSONDecodeError, text: str, *, one_line: bool = False) -> str:
     if not text.strip():
         return "empty file"
+    where = f"column {error.colno}" if one_line else f"line {error.lineno}, column {error.colno}"
     rest = text[error.pos:].strip()
     if not rest or error.msg.startswith("Unterminated string"):
-        return f"truncated: the JSON ends early (line {error.lineno}, column {error.colno})"
-    return f"not JSON: {error.msg} at line {error.lineno}, column {error.colno}"
+        return f"truncated: the JSON ends early ({where})"
+    return f"not JSON: {error.msg} at {where}"
 
 
-def _documents(text: str) -> Iterator[tuple[int, Union[Any, json.JSONDecodeError]]]:
-    """Each JSON document in ``text`` (JSON Lines, or documents one after another), with the
-    line it starts on; a broken one is yielded as its error and reading resumes at the next
-    line."""
+def _documents(text: str, by_line: bool) -> Iterator[tuple[int, Union[Any, str]]]:
+    """Each JSON document in ``text`` with the line it starts on, or what is wrong with it.
+
+    A document that fits its line is read as one (JSON Lines); otherwise, unless ``by_line``,
+    documents may span lines and follow one another (pretty-printed output, one per host). After
+    a broken one, reading resumes on the next line.
+    """
     decoder = json.JSONDecoder()
-    position, length = 0, len(text)
-    line = 1
-    while True:
-        start = position
-        while position < length and text[position] in " \t\r\n":
-            position += 1
-        line += text.count("\n", start, position)
-        if position >= length:
-            return
-        try:
-            value, end = decoder.raw_decode(text, position)
-        except json.JSONDecodeError as error:
-            yield line, error
-            newline = text.find("\n", position)
-            if newline < 0:
-                return
-            line += 1
-            position = newline + 1
+    length = len(text)
+    position, line = 0, 1
+    while position < length:
+        newline = text.find("\n", position)
+        end_of_line = length if newline < 0 else newline
+        chunk = text[position:end_of_line]
+        if not chunk.strip():
+            position, line = end_of_line + 1, line + 1
             continue
-        yield line, value
-        line += text.count("\n", position, end)
-        position = end
+        try:
+            yield line, json.loads(chunk)
+            position, line = end_of_line + 1, line + 1
+            continue
+        except json.JSONDecodeError as error:
+            line_error = error
+        if not by_line:
+            start = position + len(chunk) - len(chunk.lstrip())
+            try:
+                value, end = decoder.raw_decode(text, start)
+            except json.JSONDecodeError:
+                pass
+            else:
+                yield line, value
+                line += text.count("\n", position, end)
+                position = end
+                continue
+        yield line, _json_problem(line_error, chunk, one_line=True)
+        position, line = end_of_line + 1, line + 1
 
 
 def _looks_like_ansible(doc: dict[str, Any]) -> bool:
@@ -537,7 +547,7 @@ def _rows_from_ansible(doc: dict[str, Any], source: str, keep: bool) -> list[Hos
 
 
 def _rows_from_document(doc: Any, fallback_host: str, source: str, keep: bool) -> list[HostRow]:
-    if isinstance(doc, list):
+    if isinstance(doc, list) and doc and all(isinstance(item, dict) for item in doc):
         rows = []
         for index, item in enumerate(doc):
             rows += _rows_from_document(item, f"{fallback_host}[{index}]", f"{source}[{index}]", keep)
@@ -559,7 +569,22 @@ def _host_from_path(path: Path) -> str:
 
 
 def read_file(path: Path, *, keep: bool = False) -> list[HostRow]:
-    """The rows in one file; a file that cannot be used is one NO_REPORT row named after it."""
+    """The rows in one file; a file that cannot be used is one NO_REPORT row named after it.
+
+    A row without a time of its own (a broken file) is as old as the file.
+    """
+    rows = _read_file(path, keep)
+    if any(row.collected_at is None for row in rows):
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            return rows
+        rows = [row if row.collected_at is not None else replace(row, collected_at=mtime)
+                for row in rows]
+    return rows
+
+
+def _read_file(path: Path, keep: bool) -> list[HostRow]:
     host = _host_from_path(path)
     source = str(path)
     try:
@@ -573,10 +598,10 @@ def read_file(path: Path, *, keep: bool = False) -> list[HostRow]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         return [unusable(host, source, f"not JSON: not UTF-8 (byte {error.start})")]
+    streamed = path.name.endswith((".jsonl", ".ndjson"))
     try:
         return _rows_from_document(json.loads(text), host, source, keep)
     except json.JSONDecodeError as error:
-        streamed = path.name.endswith((".jsonl", ".ndjson"))
         if not streamed and not error.msg.startswith("Extra data"):
             return [unusable(host, source, _json_problem(error, text))]
     except RecursionError:
@@ -584,10 +609,10 @@ def read_file(path: Path, *, keep: bool = False) -> list[HostRow]:
     # Several documents: JSON Lines, or documents one after another (Salt without --static).
     rows: list[HostRow] = []
     try:
-        for line, item in _documents(text):
+        for line, item in _documents(text, by_line=streamed):
             where = f"{source}:{line}"
-            if isinstance(item, json.JSONDecodeError):
-                rows.append(unusable(f"{host}:{line}", where, _json_problem(item, text)))
+            if isinstance(item, str):
+                rows.append(unusable(f"{host}:{line}", where, f"line {line}: {item}"))
             else:
                 rows += _rows_from_document(item, f"{host}:{line}", where, keep)
     except RecursionError:

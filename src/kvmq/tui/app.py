@@ -33,9 +33,11 @@ from kvmq.tui.dimension_list import DimensionList
 # first needed: start-up then loads and styles only what the first frame shows.
 
 if TYPE_CHECKING:
+    from kvmq.host.fleet import Fleet
     from kvmq.host.probe import Host
     from kvmq.host.vms import Scanner
     from kvmq.tui.filter_bar import FilterBar
+    from kvmq.tui.fleet_view import FleetView
 
 # (pane id, label, key): the tabs in order; the key switches to the tab.
 TABS: tuple[tuple[str, str, str], ...] = (
@@ -45,6 +47,8 @@ TABS: tuple[tuple[str, str, str], ...] = (
     ("host", "Host", "4"),
     ("vms", "VMs", "5"),
 )
+# Shown only when the explorer was opened on a fleet (`kvmq fleet DIR`), and opened first.
+FLEET_TAB = ("fleet", "Fleet", str(len(TABS) + 1))
 # From this terminal width on, subjects sit side by side (Compare and Pros).
 WIDE = 100
 
@@ -125,7 +129,7 @@ class ExplorerApp(App[int]):
         # The tab labels already show their keys, so the Footer leaves them out.
         *(Binding(key, f"show_tab('{tab_id}')", label, key_display=key, show=False,
                   tooltip=f"the {label} tab")
-          for tab_id, label, key in TABS),
+          for tab_id, label, key in (*TABS, FLEET_TAB)),
         # A priority binding runs before the keys after it are handed on, so that text typed
         # in the same burst as "/" (a paste) lands in the input.
         Binding("slash", "filter", "Filter", key_display="/", priority=True,
@@ -143,18 +147,21 @@ class ExplorerApp(App[int]):
 
     def __init__(self, source: Union[Path, Dataset], *, host: Optional[Host] = None,
                  loader: Optional[Callable[[Path], Dataset]] = None,
-                 vm_scanner: Optional[Scanner] = None) -> None:
+                 vm_scanner: Optional[Scanner] = None,
+                 fleet_view: Optional[FleetView] = None) -> None:
         """Args:
             source: the dataset file, loaded in a thread behind a loading indicator (a
                 Dataset is taken as already loaded, through the same path).
             host: the machine the Host tab checks (tests pass a fake one; None: this one).
             loader: what reads the file (tests slow it down); by default the dataset loader.
             vm_scanner: what the VMs tab scans (tests pass one over a fixture tree; None: /proc).
+            fleet_view: the Fleet tab's view (``kvmq fleet DIR``), shown first; None: no tab.
         """
         super().__init__()
         self._source = source
         self._host = host
         self._vm_scanner = vm_scanner
+        self.fleet_view = fleet_view
         self.dataset: Optional[Dataset] = None
         self.load_error: Optional[BaseException] = None
         self._dimension_before_filter: Optional[str] = None
@@ -232,6 +239,9 @@ class ExplorerApp(App[int]):
             TabPane("5 VMs", id="vms"),
         ):
             tabs.compose_add_child(pane_widget)
+        if self.fleet_view is not None:
+            tabs.compose_add_child(TabPane(f"{FLEET_TAB[2]} {FLEET_TAB[1]}", self.fleet_view,
+                                           id=FLEET_TAB[0]))
         return tabs
 
     def _wire_compare_tab(self) -> None:
@@ -247,6 +257,8 @@ class ExplorerApp(App[int]):
         self.watch(dimension_list, "highlighted", show_current, init=False)
         self.screen.set_focus(dimension_list)
         self.refresh_bindings()
+        if self.fleet_view is not None:  # `kvmq fleet DIR`: the Fleet tab first
+            self.call_after_refresh(self.show_tab, FLEET_TAB[0])
 
     # ------------------------------------------------------------------ filter
 
@@ -269,6 +281,9 @@ class ExplorerApp(App[int]):
             return
         if isinstance(self.focused, Input):  # a "/" typed into an input
             self.focused.insert_text_at_cursor("/")
+            return
+        if self.fleet_view is not None and self.query_one(TabbedContent).active == FLEET_TAB[0]:
+            self.fleet_view.action_filter()  # the Fleet tab filters its hosts
             return
         self.show_tab("compare")
         bar = await self._filter_bar()
@@ -359,7 +374,7 @@ class ExplorerApp(App[int]):
             self.screen.set_focus(target)
 
     def tab_specs(self) -> tuple[tuple[str, str, str], ...]:
-        return TABS
+        return TABS if self.fleet_view is None else (*TABS, FLEET_TAB)
 
     def action_show_tab(self, tab_id: str) -> None:
         self.show_tab(tab_id)
@@ -429,12 +444,22 @@ class ExplorerApp(App[int]):
                  for binding in Binding.make_bindings(Screen.BINDINGS)
                  if binding.action.rsplit(".", 1)[-1] in ("focus_next", "focus_previous")]
         title = self.dataset.title if self.dataset is not None else str(self.title)
+        explorer = [binding for binding in Binding.make_bindings(self.BINDINGS)
+                    if self.fleet_view is not None or binding.action != f"show_tab('{FLEET_TAB[0]}')"]
+        fleet = []
+        if self.fleet_view is not None:
+            from kvmq.tui.fleet_host_list import FleetHostList
+            from kvmq.tui.fleet_view import FleetView
+
+            fleet = [("Fleet", [*Binding.make_bindings(FleetView.BINDINGS),
+                                *Binding.make_bindings(FleetHostList.BINDINGS)])]
         self.push_screen(HelpScreen(f"{title}: keys", [
-            ("Explorer", [*Binding.make_bindings(self.BINDINGS), palette, *focus]),
+            ("Explorer", [*explorer, palette, *focus]),
             ("Dimension list", list(Binding.make_bindings(DimensionList.BINDINGS))),
             ("Pane (Tab to focus it)", list(Binding.make_bindings(ComparisonPane.BINDINGS))),
             ("Filter (after /)", list(Binding.make_bindings(FilterBar.BINDINGS))),
             ("VMs tab", list(Binding.make_bindings(VmsView.BINDINGS))),
+            *fleet,
         ]))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> Optional[bool]:
@@ -445,6 +470,8 @@ class ExplorerApp(App[int]):
         active = tabs.first().active if tabs else ""
         if action == "recheck":
             return active == "host"
+        if action == "show_tab" and parameters == (FLEET_TAB[0],):
+            return self.fleet_view is not None
         if action == "copy":
             return active == "compare"
         return True
@@ -474,3 +501,27 @@ def run_explorer(path: Path) -> int:
         lines = [line.strip() for line in report.getvalue().splitlines() if line.strip()]
         raise ExplorerCrashed(printable(lines[-1]) if lines else f"exit status {app.return_code}")
     return 0
+
+
+def run_fleet_explorer(folder: Path, fleet: Fleet, *, only: Optional[str] = None,
+                       sort: str = "host") -> int:
+    """The explorer opened on the Fleet tab; 0 when the fleet (as last read) is all OK, else 1.
+
+    Raises what :func:`run_explorer` raises.
+    """
+    from kvmq.dataset.loader import resolve_data_path
+    from kvmq.tui.fleet_view import FleetView
+
+    view = FleetView(folder, fleet, only=only, sort=sort, id="fleet-view")
+    app = ExplorerApp(resolve_data_path(None), fleet_view=view)
+    debug = bool(os.environ.get("KVMQ_DEBUG"))
+    report = io.StringIO()
+    if not debug:
+        app.error_console = Console(file=report, width=1000, markup=False, highlight=False)
+    app.run()
+    if app.load_error is not None:
+        raise app.load_error
+    if app.return_code:
+        lines = [line.strip() for line in report.getvalue().splitlines() if line.strip()]
+        raise ExplorerCrashed(printable(lines[-1]) if lines else f"exit status {app.return_code}")
+    return 0 if view.fleet.ok else 1
