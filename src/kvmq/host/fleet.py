@@ -210,8 +210,8 @@ class Fleet:
         vms = self.vm_totals()
         return {
             "hosts": len(self.hosts),
-            "ok": self.ok,
-            **{state.value: self.count(state) for state in State},
+            "all_ok": self.ok,
+            "states": {state.value: self.count(state) for state in State},
             "kvm_available": sum(1 for row in self.hosts if row.kvm_available),
             "vms": {"kvm": vms.kvm, "tcg": vms.tcg, "unknown": vms.unknown,
                     "tcg_while_kvm_works": vms.tcg_while_kvm_works},
@@ -237,11 +237,10 @@ def _sort_state(row: HostRow) -> tuple[int, str]:
 SORT_KEYS = {
     "host": lambda row: row.host,
     "state": _sort_state,
-    "age": lambda row: (-(row.collected_at or 0.0) if row.collected_at is not None else float("-inf"),
-                        row.host),
+    "age": lambda row: (float("-inf") if row.collected_at is None else row.collected_at, row.host),
     "failing": lambda row: (-len(row.failing), -len(row.warnings), row.host),
     "vms": lambda row: (-(row.vms.total if row.vms else -1), row.host),
-    "tcg": lambda row: (-(row.vms.tcg if row.vms else -1), row.host),
+    "tcg": lambda row: ((-row.vms.tcg_while_kvm_works, -row.vms.tcg) if row.vms else (1, 1), row.host),
 }
 """``--sort`` keys: host name; state (worst first); age (oldest first); most failing
 checks; most VMs; most VMs on TCG."""
@@ -386,8 +385,12 @@ def unusable(host: str, source: str, reason: str, *, document: Optional[dict[str
 def row_from_report(doc: dict[str, Any], fallback_host: str, source: str, *,
                     keep: bool = False) -> HostRow:
     """One row from a per-host report (docs/fleet.md), or from a bare ``kvmq check`` output."""
-    if "schema" not in doc and "checks" in doc and "verdict" in doc:
-        doc = {"schema": REPORT_SCHEMA, "check": doc}  # bare check output: no VM scan
+    if "checks" in doc and "verdict" in doc and "check" not in doc:
+        # A bare `kvmq check --format json` output: the verdict without a VM scan.
+        identity = doc.get("host")
+        hostname = identity.get("hostname") if isinstance(identity, dict) else None
+        doc = {"schema": REPORT_SCHEMA, "check": doc,
+               "host": hostname if isinstance(hostname, str) else fallback_host}
     kept = doc if keep else None
     name = doc.get("host")
     host = printable(name, MAX_NAME) if isinstance(name, str) and name.strip() else fallback_host

@@ -128,6 +128,8 @@ def text_lines(fleet: Fleet, rows: Sequence[HostRow], width: int = 80) -> list[T
     """The table as lines of at most ``width`` cells (a single overlong token may overflow)."""
     width = max(40, width)
     fixed = STATE_WIDTH + KVM_WIDTH + VMS_WIDTH + CHECKS_WIDTH + AGE_WIDTH + 5 * GAP
+    if width < fixed + MIN_HOST:
+        return _compact_lines(fleet, rows, width)
     longest = max((len(row.host) for row in rows), default=4)
     host_width = max(MIN_HOST, min(longest, width - fixed))
     gap = " " * GAP
@@ -156,6 +158,23 @@ def text_lines(fleet: Fleet, rows: Sequence[HostRow], width: int = 80) -> list[T
         for detail in row_details(row):
             for part in _wrap(detail, width, INDENT):
                 lines.append(Text(" " * INDENT + part, style="italic" if row.ok else ""))
+    return lines
+
+
+def _compact_lines(fleet: Fleet, rows: Sequence[HostRow], width: int) -> list[Text]:
+    """Narrow terminals: the host and its state, then the columns as words, indented."""
+    lines = [Text("HOST  STATE", style="bold"),
+             Text(" " * INDENT + "KVM, VMs kvm/tcg/?, checks, age", style="bold")]
+    for row in rows:
+        host, state, kvm, vms, checks, age = row_cells(row, fleet.read_at)
+        head = Text(host, style="bold")
+        head.append("  ")
+        head.append(state, style=STATE_STYLES[row.state])
+        lines.append(head)
+        facts = f"KVM {kvm}, VMs {vms}, {checks}, {age}"
+        details = [facts, *row_details(row)]
+        for detail in details:
+            lines += [Text(" " * INDENT + part) for part in _wrap(detail, width, INDENT)]
     return lines
 
 
