@@ -25,10 +25,14 @@ CHECKS: tuple[tuple[str, str, str], ...] = (
     ("kvm.device", "pass", "/dev/kvm is a character device 10:232 (crw-rw---- root:kvm)"),
     ("kvm.access", "pass", "user root can open /dev/kvm read-write"),
     ("kvm.api", "pass", "KVM_GET_API_VERSION = 12 (the stable API)"),
-    ("kvm.nested", "info", "kvm_intel nested=Y"),
+    ("kvm.vm", "pass", "created a VM with vCPU 0, then closed it; vCPUs per VM: 4 recommended, 1024 at most"),
+    ("kvm.nested", "note", "kvm_intel nested=Y"),
     ("vhost-net", "pass", "/dev/vhost-net is a character device"),
     ("tun", "pass", "/dev/net/tun is a character device"),
-    ("iommu", "pass", "42 IOMMU groups"),
+    ("host.vm", "note", "not a virtual machine"),
+    ("cgroups", "pass", "cgroup v2 with cpu, cpuset, memory, io, pids"),
+    ("iommu.firmware", "pass", "ACPI DMAR (Intel VT-d)"),
+    ("iommu.kernel", "pass", "42 IOMMU groups"),
     ("qemu.binaries", "pass", "/usr/bin/qemu-system-x86_64 8.2.2, -accel help lists kvm"),
     ("qemu.img", "pass", "/usr/bin/qemu-img 8.2.2"),
     ("libvirt.virsh", "pass", "/usr/bin/virsh 10.0.0"),
@@ -38,12 +42,14 @@ NO_KVM_CHECKS = {
     "kvm.modules": ("fail", "no kvm module loaded", "modprobe kvm_intel (or kvm_amd)"),
     "kvm.device": ("fail", "/dev/kvm does not exist", "load the kvm module; enable VT-x in firmware"),
     "kvm.api": ("fail", "/dev/kvm cannot be opened", "see kvm.device"),
+    "kvm.vm": ("skip", "no /dev/kvm to create a VM with", ""),
 }
 
 
 def check_doc(hostname: str, *, kvm: bool = True, warn: Sequence[str] = (),
               schema: Optional[int] = 1) -> dict[str, Any]:
-    """A ``kvmq check --format json`` output; ``schema=None``: the first shape, without one."""
+    """A ``kvmq check --format json`` output (docs/host-check.md); ``schema=None``: the first
+    shape, which had only ``checks`` and ``verdict``."""
     checks = []
     for check_id, status, finding in CHECKS:
         hint = ""
@@ -51,20 +57,34 @@ def check_doc(hostname: str, *, kvm: bool = True, warn: Sequence[str] = (),
             status, finding, hint = NO_KVM_CHECKS[check_id]
         elif check_id in warn:
             status, hint = "warn", f"{check_id}: see docs/host-check.md"
-        checks.append({"id": check_id, "status": status, "finding": finding, "hint": hint})
-    verdict = {
+        if schema is None and status == "note":
+            status = "info"
+        checks.append({"id": check_id, "status": status, "finding": finding, "hint": hint,
+                       **({} if schema is None else {"facts": {}})})
+    verdict: dict[str, Any] = {
         "kvm_available": kvm,
         "summary": "KVM acceleration available" if kvm
         else "QEMU will run without KVM (TCG software emulation)",
-        "reason": "/dev/kvm answered KVM_GET_API_VERSION = 12" if kvm else "/dev/kvm does not exist",
+        "reason": "/dev/kvm answered KVM_GET_API_VERSION = 12 and created a VM" if kvm
+        else "/dev/kvm does not exist",
     }
-    doc: dict[str, Any] = {"checks": checks, "verdict": verdict}
-    if schema is not None:
-        doc = {"schema": schema,
-               "host": {"hostname": hostname, "kernel": "6.8.0-45-generic", "arch": "x86_64",
-                        "kvmq_version": "0.1.0", "time": NOW},
-               **doc}
-    return doc
+    if schema is None:
+        return {"checks": checks, "verdict": verdict}
+    counts = dict.fromkeys(("pass", "warn", "fail", "note", "skip"), 0)
+    for check in checks:
+        counts[check["status"]] += 1
+    return {
+        "schema": schema,
+        "kind": "kvmq.host-check",
+        "host": {"hostname": hostname, "kernel": "6.8.0-45-generic", "machine": "x86_64",
+                 "os": "Ubuntu 24.04 LTS"},
+        "kvmq_version": "0.1.0",
+        "time": NOW,
+        "verdict": {"kvm_available": kvm, "accelerator": "kvm" if kvm else "tcg",
+                    "summary": verdict["summary"], "reason": verdict["reason"]},
+        "counts": counts,
+        "checks": checks,
+    }
 
 
 def vm_doc(pid: int, accel: str, name: str, *, proven: bool = True) -> dict[str, Any]:
@@ -163,7 +183,7 @@ def write_fleet(folder: Path, hosts: int, seed: int = 1) -> Path:
                                  "vms": "not run"})
         else:
             vms = [vm_doc(1000 + i, "kvm", f"vm{i}") for i in range(vm_count)]
-            doc = report(host, check_doc(host, warn=("iommu",) if roll < 0.3 else ()), vms_doc(vms),
+            doc = report(host, check_doc(host, warn=("iommu.kernel",) if roll < 0.3 else ()), vms_doc(vms),
                          collected_at=at)
         (folder / f"{host}.json").write_text(dump(doc))
     return folder
@@ -185,7 +205,7 @@ def write_fixture_sets(root: Path) -> None:
                                         collected_at=earlier))
     put("no-kvm", "hv-ok.json", healthy("hv-ok", 1, collected_at=earlier))
 
-    put("tcg", "hv-slow.json", report("hv-slow", check_doc("hv-slow", warn=("iommu",)),
+    put("tcg", "hv-slow.json", report("hv-slow", check_doc("hv-slow", warn=("iommu.kernel",)),
                                       vms_doc([vm_doc(3001, "kvm", "web"), vm_doc(3002, "tcg", "db"),
                                                vm_doc(3003, "unknown", "ci", proven=False)]),
                                       collected_at=earlier))
@@ -207,7 +227,9 @@ def write_fixture_sets(root: Path) -> None:
     put(broken, "no-vms.json", report("no-vms", check_doc("no-vms"), None,
                                       errors={"vms": "kvmq vms exited with status 2: invalid choice: 'vms'"}))
     hostile = "\x1b[31mred\x1b[0m[bold]host[/bold]\u202e"
-    put(broken, "hostile.json", report(hostile, check_doc(hostile, warn=("[link=x]iommu",)), vms_doc([])))
+    hostile_check = check_doc(hostile, warn=("iommu.kernel",))
+    hostile_check["checks"][0]["finding"] = "[link=file:///etc/passwd]click[/link] \x1b]8;;x\x07"
+    put(broken, "hostile.json", report(hostile, hostile_check, vms_doc([])))
     put(broken, "README.txt", "not a report: not read (only *.json, *.jsonl, *.ndjson)\n")
     put(broken, ".hv-tmp.json", "a dot file: an atomic write in progress, skipped\n")
 

@@ -78,14 +78,14 @@ def test_vm_on_tcg_where_kvm_works_fails_the_fleet() -> None:
     assert slow.state is State.TCG and slow.kvm_available is True
     assert slow.vms is not None
     assert (slow.vms.kvm, slow.vms.tcg, slow.vms.unknown, slow.vms.tcg_while_kvm_works) == (1, 1, 1, 1)
-    assert slow.warnings == ("iommu",)
+    assert slow.warnings == ("iommu.kernel",)
     assert not fleet.ok
     assert fleet.vm_totals().tcg_while_kvm_works == 1
 
 
 BROKEN_REASONS = {
     "empty": "empty file",
-    "truncated": "truncated: the JSON ends early (line 1, column 700)",
+    "truncated": "truncated: the JSON ends early (line 1, column 690)",
     "not-json": "not JSON: Expecting value at line 1, column 1",
     "latin1": "not JSON: not UTF-8 (byte 26)",
     "array": "not a kvmq report: the file holds a list",

@@ -74,7 +74,7 @@ def test_healthy_fleet_verdict() -> None:
 
 def test_markdown_escapes_data(everything) -> None:  # type: ignore[no-untyped-def]
     md = render.to_markdown(everything, list(everything.hosts))
-    assert "| hv-slow | **VMs on TCG** | yes | 1/1/1 |  | `iommu` | 10m |" in md
+    assert "| hv-slow | **VMs on TCG** | yes | 1/1/1 |  | `iommu.kernel` | 10m |" in md
     assert "\\[bold\\]host\\[/bold\\]" in md
     table = [line for line in md.splitlines() if line.startswith("| ")]
     columns = {line.replace("\\|", "").count("|") for line in table}

@@ -45,6 +45,8 @@ __all__ = [
 REPORT_SCHEMA = 1
 #: ``kvmq check --format json`` versions understood; ``None``: the first output, which had none.
 CHECK_SCHEMAS: frozenset[Optional[int]] = frozenset({None, 1})
+#: The ``kind`` of a host check document (docs/host-check.md); absent in the first shape.
+CHECK_KIND = "kvmq.host-check"
 #: ``kvmq vms --format json`` versions understood.
 VMS_SCHEMAS: frozenset[int] = frozenset({1})
 
@@ -312,6 +314,9 @@ def _check_part(doc: object) -> tuple[Optional[dict[str, Any]], str]:
     schema = doc.get("schema")
     if schema not in CHECK_SCHEMAS or isinstance(schema, bool):
         return None, _schema_problem("host check", schema, CHECK_SCHEMAS)
+    kind = doc.get("kind", CHECK_KIND)
+    if kind != CHECK_KIND:
+        return None, f"the host check is a {printable(kind, 40)!r} document, not {CHECK_KIND!r}"
     verdict = doc.get("verdict")
     checks = doc.get("checks")
     if not isinstance(verdict, dict) or not isinstance(verdict.get("kvm_available"), bool):
@@ -336,8 +341,7 @@ def _check_part(doc: object) -> tuple[Optional[dict[str, Any]], str]:
         "failing": tuple(failing),
         "warnings": tuple(warnings),
         "hostname": printable(hostname, MAX_NAME) if isinstance(hostname, str) else "",
-        "time": parse_time(doc.get("time") or (identity.get("time") if isinstance(identity, dict)
-                                               else None)),
+        "time": parse_time(doc.get("time")),
     }, ""
 
 
