@@ -1,0 +1,182 @@
+"""The Fleet tab (``kvmq fleet DIR`` on a terminal), driven through Textual's pilot."""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, TabbedContent
+
+from kvmq.host.fleet import read_fleet
+from kvmq.tui.app import ExplorerApp
+from kvmq.tui.fleet_host_detail import FleetHostDetail
+from kvmq.tui.fleet_host_list import FleetHostList
+from kvmq.tui.fleet_view import FleetView
+from tests.test_fleet import generator
+from tests.tui_helpers import screen_text, shipped
+
+FLEET = Path(__file__).parent / "fixtures" / "fleet"
+
+
+def fleet_folder(tmp_path: Path, *sets: str) -> Path:
+    folder = tmp_path / "reports"
+    folder.mkdir(exist_ok=True)
+    for name in sets:
+        for report in (FLEET / name).iterdir():
+            shutil.copy(report, folder / report.name)
+    return folder
+
+
+def make_app(folder: Path) -> ExplorerApp:
+    view = FleetView(folder, read_fleet([folder], keep=True), id="fleet-view")
+    return ExplorerApp(shipped(), fleet_view=view)
+
+
+def detail_text(app: ExplorerApp) -> str:
+    detail = app.query_one(FleetHostDetail)
+    return detail.render().plain  # type: ignore[union-attr]
+
+
+async def test_opens_on_the_fleet_tab_with_the_first_host(tmp_path: Path) -> None:
+    app = make_app(fleet_folder(tmp_path, "tcg", "no-kvm"))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "fleet"
+        host_list = app.query_one(FleetHostList)
+        assert app.focused is host_list
+        assert [row.host for row in host_list.rows] == ["hv-fast", "hv-ok", "hv-old", "hv-slow"]
+        assert detail_text(app).startswith("hv-fast\nstate: ok")
+        screen = screen_text(app)
+        assert "4 hosts: 2 ok, 1 VMs on TCG, 1 no KVM" in screen
+        assert "hv-old" in screen and "no KVM" in screen
+
+
+async def test_moving_shows_each_host_in_full(tmp_path: Path) -> None:
+    app = make_app(fleet_folder(tmp_path, "tcg", "no-kvm"))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("down", "down")
+        text = detail_text(app)
+        assert text.startswith("hv-old\nstate: no KVM")
+        assert "FAIL  kvm.device" in text and "Verdict: QEMU will run without KVM" in text
+        await pilot.press("end")
+        text = detail_text(app)
+        assert "TCG while KVM works" in text and "db" in text
+        await pilot.press("home")
+        assert detail_text(app).startswith("hv-fast")
+
+
+async def test_filter_narrows_and_escape_clears(tmp_path: Path) -> None:
+    app = make_app(fleet_folder(tmp_path, "tcg", "no-kvm", "broken"))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        host_list = app.query_one(FleetHostList)
+        total = len(host_list.rows)
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"kvm.device")
+        assert [row.host for row in host_list.rows] == ["hv-old"]
+        assert f"1 of {total}" in screen_text(app)
+        await pilot.press("enter")
+        assert app.focused is host_list
+        await pilot.press("slash", *" zzz")
+        assert host_list.rows == []
+        assert "No host matches the filter" in detail_text(app)
+        await pilot.press("escape")
+        assert len(host_list.rows) == total and app.focused is host_list
+
+
+async def test_hostile_names_are_shown_literally(tmp_path: Path) -> None:
+    app = make_app(fleet_folder(tmp_path, "broken"))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        screen = screen_text(app)
+        assert "\\e[31mred\\e[0m[bold]host[/bold]" in screen
+        assert detail_text(app).startswith("\\e[31mred\\e[0m[bold]host[/bold]\\u202e")
+        assert "[link=file:///etc/passwd]click[/link]" in detail_text(app)
+
+
+async def test_r_rereads_the_folder_and_keeps_the_host(tmp_path: Path) -> None:
+    folder = fleet_folder(tmp_path, "tcg")
+    app = make_app(folder)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("down")
+        host_list = app.query_one(FleetHostList)
+        assert host_list.current is not None and host_list.current.host == "hv-slow"
+        shutil.copy(FLEET / "no-kvm" / "hv-old.json", folder / "hv-old.json")
+        (folder / "hv-fast.json").write_text("{broken")
+        await pilot.press("r")
+        view = app.query_one(FleetView)
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if len(view.fleet.hosts) == 3:
+                break
+        assert [row.host for row in host_list.rows] == ["hv-fast", "hv-old", "hv-slow"]
+        assert host_list.current is not None and host_list.current.host == "hv-slow"
+        assert host_list.rows[0].state.value == "no-report"
+
+
+async def test_r_on_a_vanished_folder_keeps_what_is_shown(tmp_path: Path) -> None:
+    folder = fleet_folder(tmp_path, "tcg")
+    app = make_app(folder)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        shutil.rmtree(folder)
+        await pilot.press("r")
+        await pilot.pause(0.3)
+        assert len(app.query_one(FleetHostList).rows) == 2
+
+
+@pytest.mark.parametrize("size", [(120, 36), (80, 24), (40, 12), (20, 8), (12, 5)])
+async def test_every_size_works(tmp_path: Path, size: tuple[int, int]) -> None:
+    app = make_app(fleet_folder(tmp_path, "tcg", "broken"))
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        await pilot.press("down", "end", "pagedown", "pageup", "slash", "t", "escape", "r")
+        await pilot.pause(0.2)
+        await pilot.resize_terminal(20, 8)
+        await pilot.pause()
+        await pilot.resize_terminal(*size)
+        await pilot.pause()
+        assert app.query_one(FleetHostList).current is not None
+
+
+async def test_the_fleet_tab_is_absent_without_a_fleet() -> None:
+    app = ExplorerApp(shipped())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("6", "5")
+        assert not app.query(FleetView)
+        assert app.query_one(TabbedContent).active != "fleet"
+
+
+async def test_five_thousand_hosts_stay_responsive(tmp_path: Path) -> None:
+    folder = generator().write_fleet(tmp_path / "fleet", 5000)
+    app = make_app(folder)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        host_list = app.query_one(FleetHostList)
+        assert len(host_list.rows) == 5000
+        moves = []
+        for _ in range(20):
+            started = time.perf_counter()
+            await pilot.press("down")
+            moves.append(time.perf_counter() - started)
+        await pilot.press("slash")
+        keys = []
+        for key in "dc3 tcg":
+            started = time.perf_counter()
+            await pilot.press(key)
+            keys.append(time.perf_counter() - started)
+        assert 0 < len(host_list.rows) < 5000
+        assert all("dc3" in row.host for row in host_list.rows)
+        # Generous bounds for a shared CI core; the pilot's own turn is most of it.
+        print(f"5,000 hosts: move median {statistics.median(moves) * 1000:.1f} ms, "
+              f"filter key median {statistics.median(keys) * 1000:.1f} ms")
+        assert statistics.median(moves) < 0.25 and statistics.median(keys) < 0.25, (moves, keys)
+        await pilot.press("escape", "end")
+        assert host_list.current is not None and host_list.current.host == "hv04999.dc1.example.net"
