@@ -179,8 +179,10 @@ def test_the_newest_report_of_a_host_wins(tmp_path: Path) -> None:
     gen = generator()
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    (tmp_path / "a" / "h.json").write_text(json.dumps(gen.healthy("h", 1, collected_at="2026-12-01T10:00:00Z")))
-    newer = gen.report("h", gen.check_doc("h", kvm=False), gen.vms_doc([]), collected_at="2026-12-01T11:00:00Z")
+    older = gen.healthy("h", 1, collected_at="2026-12-01T10:00:00Z")
+    (tmp_path / "a" / "h.json").write_text(json.dumps(older))
+    newer = gen.report("h", gen.check_doc("h", kvm=False), gen.vms_doc([]),
+                       collected_at="2026-12-01T11:00:00Z")
     (tmp_path / "b" / "h.json").write_text(json.dumps(newer))
     for order in ([tmp_path / "a", tmp_path / "b"], [tmp_path / "b", tmp_path / "a"]):
         fleet = read_fleet(order)

@@ -36,8 +36,7 @@ def make_app(folder: Path) -> ExplorerApp:
 
 
 def detail_text(app: ExplorerApp) -> str:
-    detail = app.query_one(FleetHostDetail)
-    return detail.render().plain  # type: ignore[union-attr]
+    return app.query_one(FleetHostDetail).text
 
 
 async def test_opens_on_the_fleet_tab_with_the_first_host(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
@@ -79,14 +79,6 @@ class FleetView(Vertical):
         max-width: 60;
         border-right: tall $panel;
     }
-    FleetView #fleet-detail-scroll {
-        width: 1fr;
-        min-width: 8;
-        padding: 0 1;
-    }
-    FleetView #fleet-detail-scroll:focus {
-        background-tint: $foreground 3%;
-    }
     /* Below 60 columns the list sits above the detail. */
     Screen.-narrow FleetView #fleet-body {
         layout: vertical;
@@ -127,8 +119,7 @@ class FleetView(Vertical):
             yield Static(id="fleet-count", markup=False)
         with Horizontal(id="fleet-body"):
             yield FleetHostList(id="fleet-hosts")
-            with VerticalScroll(id="fleet-detail-scroll"):
-                yield FleetHostDetail(id="fleet-detail")
+            yield FleetHostDetail(id="fleet-detail")
 
     def on_mount(self) -> None:
         host_list = self.query_one(FleetHostList)
@@ -173,7 +164,6 @@ class FleetView(Vertical):
         if row is None or row is detail.row:
             return
         detail.show(row, self.fleet.read_at)
-        self.query_one("#fleet-detail-scroll", VerticalScroll).scroll_home(animate=False)
 
     # ------------------------------------------------------------------ filter
 
