@@ -24,6 +24,8 @@ Figures (the issue's budgets):
   (``vms_probe.py``); floor: listing /proc and reading every ``PID/cmdline`` in plain Python.
   "refresh" is the explorer's VMs tab scanning again (budget 2x); "first" is ``kvmq vms``'s
   one scan, reported only.
+* fleet merge: ``kvmq.host.fleet.read_fleet`` on 5,000 generated per-host reports
+  (``fleet_reports.py``, ``--fleet-hosts``); floor: ``json.load`` of every file (``fleet_probe.py``).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import fleet_reports  # noqa: E402
 import generate  # noqa: E402
 from frames import marker_of  # noqa: E402
 
@@ -288,6 +291,17 @@ def measure_explain(runner: Runner, runs: int, scratch: Path) -> list[Figure]:
     ]
 
 
+def measure_fleet(runner: Runner, runs: int, hosts: int) -> list[Figure]:
+    """``kvmq fleet``'s merge of per-host reports next to ``json.load`` on the same files."""
+    folder = fleet_reports.write_fleet(runner.scratch / f"fleet-{hosts}", hosts)
+    _, report = runner.run(runner.script("fleet_probe.py", "--folder", str(folder), "--runs", str(runs)))
+    if report["hosts"] != hosts:
+        raise RuntimeError(f"the merge found {report['hosts']} hosts, not {hosts}")
+    return [Figure("fleet merge", str(hosts), median(report["merge"]), median(report["floor"]), 2.0,
+                   note="floor: json.load of every report file",
+                   samples=report["merge"], floor_samples=report["floor"])]
+
+
 def measure_interaction(runner: Runner, datasets: Sequence[Data], runs: int, moves: int) -> list[Figure]:
     argv = runner.script("interact.py", "--runs", str(runs), "--moves", str(moves),
                          "--word", generate.FILTER_WORD)
@@ -391,7 +405,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--moves", type=int, default=200, help="highlight moves per run")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes, one run, few moves: checks the harness, not the speed")
-    parser.add_argument("--only", default="startup,cli,load,interact,vms",
+    parser.add_argument("--fleet-hosts", type=int, default=5000,
+                        help="per-host reports merged by the fleet figure (default: %(default)s)")
+    parser.add_argument("--only", default="startup,cli,load,interact,vms,fleet",
                         help="which groups to run (default: all)")
     parser.add_argument("--out", default=str(HERE / "results"), help="where the JSON goes")
     parser.add_argument("--src", help="put this source tree first on PYTHONPATH "
@@ -401,7 +417,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
-        args.sizes, args.runs, args.moves = "20", 1, 3
+        args.sizes, args.runs, args.moves, args.fleet_hosts = "20", 1, 3, 50
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     groups = set(args.only.split(","))
     runs = max(1, args.runs)
@@ -429,6 +445,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if "startup" in groups:
                 budgets = (1.25, 1.25, 1.3) if data.label == SHIPPED else (1.5, 1.5, 1.6)
                 figures += measure_startup(runner, data, runs, parser_floor, budgets)
+        if "fleet" in groups:
+            print(f"fleet merge of {args.fleet_hosts} host reports ...", file=sys.stderr)
+            figures += measure_fleet(runner, runs, args.fleet_hosts)
         if "interact" in groups:
             print("filter and highlight ...", file=sys.stderr)
             figures += measure_interaction(runner, datasets, runs, args.moves)

@@ -129,3 +129,24 @@ def test_collector_reports_failures_instead_of_failing(tmp_path: Path) -> None:
     assert report["errors"]["vms"].startswith("kvmq vms printed no JSON")
     missing = collect(tmp_path, tmp_path / "nowhere.pyz")
     assert missing["errors"]["check"].startswith("no kvmq bundle at ")
+
+
+def test_split_reports_from_salt_output(tmp_path: Path, run_kvmq: RunKvmq) -> None:
+    """contrib/split-reports.py: Salt's --static JSON of cmd.script results to per-host files."""
+    good = (FLEET / "tcg" / "hv-fast.json").read_text()
+    run = {"minion-1": {"pid": 10, "retcode": 0, "stdout": json.dumps(json.loads(good)), "stderr": ""},
+           "minion-2": {"pid": 11, "retcode": 127, "stdout": "", "stderr": "python3: not found"},
+           "minion-3": good, "../evil": "no report here"}
+    (tmp_path / "salt-run.json").write_text(json.dumps(run))
+    reports = tmp_path / "reports"
+    done = subprocess.run([sys.executable, str(REPORT_SCRIPT.with_name("split-reports.py")),
+                           str(tmp_path / "salt-run.json"), str(reports)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in reports.iterdir()) == [
+        "_evil.json", "minion-1.json", "minion-2.json", "minion-3.json"]
+    data = json.loads(run_kvmq("fleet", str(reports), "--format", "json").stdout)
+    hosts = {h["host"]: h for h in data["hosts"]}
+    assert hosts["minion-1"]["state"] == "ok" and hosts["minion-3"]["state"] == "ok"
+    assert "exit 127: python3: not found" in hosts["minion-2"]["reason"]
+    assert hosts["../evil"]["reason"] == "no kvmq report in the output: no report here"
