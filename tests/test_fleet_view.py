@@ -5,9 +5,12 @@ from __future__ import annotations
 import shutil
 import statistics
 import time
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import AsyncIterator
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Input, TabbedContent
 
 from kvmq.host.fleet import read_fleet
@@ -16,7 +19,7 @@ from kvmq.tui.fleet_host_detail import FleetHostDetail
 from kvmq.tui.fleet_host_list import FleetHostList
 from kvmq.tui.fleet_view import FleetView
 from tests.test_fleet import generator
-from tests.tui_helpers import screen_text, shipped
+from tests.tui_helpers import screen_text, shipped, started, wait_until
 
 FLEET = Path(__file__).parent / "fixtures" / "fleet"
 
@@ -30,6 +33,15 @@ def fleet_folder(tmp_path: Path, *sets: str) -> Path:
     return folder
 
 
+@asynccontextmanager
+async def fleet_started(app: ExplorerApp, size: tuple[int, int]) -> AsyncIterator[Pilot[int]]:
+    """``app.run_test`` once the dataset has loaded and the Fleet tab has the focus."""
+    async with app.run_test(size=size) as pilot:
+        await wait_until(pilot, lambda: bool(app.query(FleetHostList))
+                         and isinstance(app.focused, FleetHostList))
+        yield pilot
+
+
 def make_app(folder: Path) -> ExplorerApp:
     view = FleetView(folder, read_fleet([folder], keep=True), id="fleet-view")
     return ExplorerApp(shipped(), fleet_view=view)
@@ -41,8 +53,7 @@ def detail_text(app: ExplorerApp) -> str:
 
 async def test_opens_on_the_fleet_tab_with_the_first_host(tmp_path: Path) -> None:
     app = make_app(fleet_folder(tmp_path, "tcg", "no-kvm"))
-    async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause()
+    async with fleet_started(app, (120, 36)):
         assert app.query_one(TabbedContent).active == "fleet"
         host_list = app.query_one(FleetHostList)
         assert app.focused is host_list
@@ -55,8 +66,7 @@ async def test_opens_on_the_fleet_tab_with_the_first_host(tmp_path: Path) -> Non
 
 async def test_moving_shows_each_host_in_full(tmp_path: Path) -> None:
     app = make_app(fleet_folder(tmp_path, "tcg", "no-kvm"))
-    async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause()
+    async with fleet_started(app, (120, 36)) as pilot:
         await pilot.press("down", "down")
         text = detail_text(app)
         assert text.startswith("hv-old\nstate: no KVM")
@@ -70,8 +80,7 @@ async def test_moving_shows_each_host_in_full(tmp_path: Path) -> None:
 
 async def test_filter_narrows_and_escape_clears(tmp_path: Path) -> None:
     app = make_app(fleet_folder(tmp_path, "tcg", "no-kvm", "broken"))
-    async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause()
+    async with fleet_started(app, (120, 36)) as pilot:
         host_list = app.query_one(FleetHostList)
         total = len(host_list.rows)
         await pilot.press("slash")
@@ -90,8 +99,7 @@ async def test_filter_narrows_and_escape_clears(tmp_path: Path) -> None:
 
 async def test_hostile_names_are_shown_literally(tmp_path: Path) -> None:
     app = make_app(fleet_folder(tmp_path, "broken"))
-    async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause()
+    async with fleet_started(app, (120, 36)):
         screen = screen_text(app)
         assert "\\e[31mred\\e[0m[bold]host[/bold]" in screen
         assert detail_text(app).startswith("\\e[31mred\\e[0m[bold]host[/bold]\\u202e")
@@ -101,8 +109,7 @@ async def test_hostile_names_are_shown_literally(tmp_path: Path) -> None:
 async def test_r_rereads_the_folder_and_keeps_the_host(tmp_path: Path) -> None:
     folder = fleet_folder(tmp_path, "tcg")
     app = make_app(folder)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause()
+    async with fleet_started(app, (120, 36)) as pilot:
         await pilot.press("down")
         host_list = app.query_one(FleetHostList)
         assert host_list.current is not None and host_list.current.host == "hv-slow"
@@ -122,8 +129,7 @@ async def test_r_rereads_the_folder_and_keeps_the_host(tmp_path: Path) -> None:
 async def test_r_on_a_vanished_folder_keeps_what_is_shown(tmp_path: Path) -> None:
     folder = fleet_folder(tmp_path, "tcg")
     app = make_app(folder)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause()
+    async with fleet_started(app, (120, 36)) as pilot:
         shutil.rmtree(folder)
         await pilot.press("r")
         await pilot.pause(0.3)
@@ -133,8 +139,7 @@ async def test_r_on_a_vanished_folder_keeps_what_is_shown(tmp_path: Path) -> Non
 @pytest.mark.parametrize("size", [(120, 36), (80, 24), (40, 12), (20, 8), (12, 5)])
 async def test_every_size_works(tmp_path: Path, size: tuple[int, int]) -> None:
     app = make_app(fleet_folder(tmp_path, "tcg", "broken"))
-    async with app.run_test(size=size) as pilot:
-        await pilot.pause()
+    async with fleet_started(app, size) as pilot:
         await pilot.press("down", "end", "pagedown", "pageup", "slash", "t", "escape", "r")
         await pilot.pause(0.2)
         await pilot.resize_terminal(20, 8)
@@ -146,8 +151,7 @@ async def test_every_size_works(tmp_path: Path, size: tuple[int, int]) -> None:
 
 async def test_the_fleet_tab_is_absent_without_a_fleet() -> None:
     app = ExplorerApp(shipped())
-    async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause()
+    async with started(app) as pilot:
         await pilot.press("6", "5")
         assert not app.query(FleetView)
         assert app.query_one(TabbedContent).active != "fleet"
@@ -156,8 +160,7 @@ async def test_the_fleet_tab_is_absent_without_a_fleet() -> None:
 async def test_five_thousand_hosts_stay_responsive(tmp_path: Path) -> None:
     folder = generator().write_fleet(tmp_path / "fleet", 5000)
     app = make_app(folder)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause()
+    async with fleet_started(app, (120, 36)) as pilot:
         host_list = app.query_one(FleetHostList)
         assert len(host_list.rows) == 5000
         moves = []

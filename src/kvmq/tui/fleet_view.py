@@ -125,8 +125,11 @@ class FleetView(Vertical):
         host_list = self.query_one(FleetHostList)
         self.watch(host_list, "cursor", self._show_current, init=False)
         self._load(self.fleet, keep_host=None)
-        host_list.focus()
 
+
+    def focus_table(self) -> None:
+        """Focus the host list (the explorer calls this when the Fleet tab opens)."""
+        self.query_one(FleetHostList).focus()
 
     # ------------------------------------------------------------------ data
 
