@@ -42,7 +42,7 @@ class FleetHostDetail(ScrollView, can_focus=True):
         self._row: Optional[HostRow] = None
         self._now = 0.0
         self._message = Text("")
-        self._lines: list[Text] = []
+        self._shown: list[Text] = []
         self._width = -1
         self._page = 1
         self._strips: dict[int, Strip] = {}
@@ -54,7 +54,7 @@ class FleetHostDetail(ScrollView, can_focus=True):
     @property
     def text(self) -> str:
         """What the pane holds, as plain text (for tests and the clipboard)."""
-        return "\n".join(line.plain for line in self._lines)
+        return "\n".join(line.plain for line in self._shown)
 
     def show(self, row: HostRow, now: float) -> None:
         self._row, self._now = row, now
@@ -72,15 +72,15 @@ class FleetHostDetail(ScrollView, can_focus=True):
             return
         same_width = width == self._width
         self._width = width
-        previous = self._lines
+        previous = self._shown
         if self._row is None:
-            self._lines = [self._message]
+            self._shown = [self._message]
         else:
-            self._lines = host_detail_lines(self._row, self._now, max(20, width))
+            self._shown = host_detail_lines(self._row, self._now, max(20, width))
         # The virtual size is a layout reactive: a new size lays out the whole screen. Rounded
         # up to whole pages, it stays the same from one host to the next almost always.
         page = self._page = max(1, self.scrollable_content_region.height)
-        height = max(1, -(-len(self._lines) // page)) * page
+        height = max(1, -(-len(self._shown) // page)) * page
         size = Size(max(1, width), height)
         if not same_width or size != self.virtual_size or self.scroll_offset.y:
             self._strips.clear()
@@ -88,7 +88,7 @@ class FleetHostDetail(ScrollView, can_focus=True):
             self.refresh()
             return
         # Hosts often share most lines (the same checks pass): repaint only the lines that differ.
-        lines = self._lines
+        lines = self._shown
         for y in range(min(page, max(len(lines), len(previous)))):
             new = lines[y] if y < len(lines) else None
             old = previous[y] if y < len(previous) else None
@@ -106,13 +106,13 @@ class FleetHostDetail(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         index = self.scroll_offset.y + y
-        if not 0 <= index < len(self._lines) or width <= 0:
+        if not 0 <= index < len(self._shown) or width <= 0:
             return Strip.blank(max(0, width), self.rich_style)
         strip = self._strips.get(index)
         if strip is None or strip.cell_length != width:
             base = self.rich_style
             segments = [Segment(seg.text, base + seg.style if seg.style else base)
-                        for seg in self._lines[index].render(self.app.console)
+                        for seg in self._shown[index].render(self.app.console)
                         if seg.text and "\n" not in seg.text]
             strip = Strip(segments).crop_extend(0, width, base)
             self._strips[index] = strip
