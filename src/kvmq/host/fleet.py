@@ -25,6 +25,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Sequence, Union
 
+from kvmq.host.model import Check, Identity, Report, Status, Verdict
+
 __all__ = [
     "CHECK_SCHEMAS",
     "REPORT_SCHEMA",
@@ -35,6 +37,7 @@ __all__ = [
     "HostRow",
     "State",
     "VMCounts",
+    "check_report",
     "format_age",
     "printable",
     "read_fleet",
@@ -436,6 +439,49 @@ def row_from_report(doc: dict[str, Any], fallback_host: str, source: str, *,
         summary=check["summary"], reason=reason, failing=check["failing"],
         warnings=check["warnings"], vms=vms, collected_at=collected_at,
         reported_hostname=hostname if hostname and hostname != host else "", document=kept,
+    )
+
+
+def _fact_value(value: object) -> Any:
+    if isinstance(value, list):
+        return tuple(str(item) for item in value)
+    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+
+
+def check_report(doc: object) -> Optional[Report]:
+    """A host check JSON (docs/host-check.md) as the :class:`~kvmq.host.model.Report` it was
+    made from, for the renderers of ``kvmq check`` (the Fleet view shows a host with them).
+    None when the document is not a usable host check. Unknown statuses read as NOTE."""
+    part, _ = _check_part(doc)
+    if part is None or not isinstance(doc, dict):
+        return None
+    checks = []
+    for entry in doc.get("checks") or ():
+        if not isinstance(entry, dict):
+            continue
+        status = {"info": "note"}.get(entry.get("status"), entry.get("status"))  # type: ignore[arg-type]
+        try:
+            level = Status(status)
+        except ValueError:
+            level = Status.NOTE
+        facts = entry.get("facts")
+        checks.append(Check(
+            id=str(entry.get("id", "?")), status=level, finding=str(entry.get("finding", "")),
+            hint=str(entry.get("hint", "")),
+            facts=tuple((str(k), _fact_value(v)) for k, v in facts.items())
+            if isinstance(facts, dict) else ()))
+    verdict = doc["verdict"]
+    host = doc.get("host")
+    about: dict[str, Any] = host if isinstance(host, dict) else {}
+    identity = Identity(
+        hostname=str(about.get("hostname", "")), kernel=str(about.get("kernel", "")),
+        machine=str(about.get("machine", "")), os=str(about.get("os", "")),
+        kvmq_version=str(doc.get("kvmq_version", "")), time=str(doc.get("time", "")))
+    return Report(
+        checks=tuple(checks),
+        verdict=Verdict(bool(verdict["kvm_available"]), str(verdict.get("summary", "")),
+                        str(verdict.get("reason", ""))),
+        identity=identity,
     )
 
 

@@ -18,7 +18,8 @@ from typing import Any, Optional, Sequence
 from rich.console import Console
 from rich.text import Text
 
-from kvmq.host.fleet import STATE_LABELS, Fleet, HostRow, State, format_age, printable
+from kvmq.host.fleet import STATE_LABELS, Fleet, HostRow, State, check_report, format_age, printable
+from kvmq.render.host import report_lines
 
 __all__ = [
     "STATE_STYLES",
@@ -261,8 +262,6 @@ def to_csv(fleet: Fleet, rows: Sequence[HostRow]) -> str:
 
 # --------------------------------------------------------------------------- one host in full
 
-CHECK_STYLES = {"pass": "bold green", "warn": "bold yellow", "fail": "bold red",
-                "info": "cyan", "note": "cyan", "skip": "dim"}
 ACCEL_STYLES = {"kvm": "bold green", "tcg": "bold red"}
 
 
@@ -283,8 +282,8 @@ def _as_list(value: object) -> list[Any]:
 
 
 def host_detail_lines(row: HostRow, now: float, width: int) -> list[Text]:
-    """Everything about one host: its row, the verdict, every check (status, id, finding,
-    and the hint beneath), then its VMs with accelerator, evidence and findings.
+    """Everything about one host: its row, its host check as ``kvmq check`` prints it
+    (:func:`kvmq.render.host.report_lines`), then its VMs with accelerator, evidence and findings.
 
     Works from ``row.document`` (the report as read); without it, only the row is shown.
     """
@@ -300,32 +299,11 @@ def host_detail_lines(row: HostRow, now: float, width: int) -> list[Text]:
         lines += _labelled("  ", detail, width)
     doc = _as_dict(row.document)
     errors = _as_dict(doc.get("errors"))
-    check = _as_dict(doc.get("check"))
-    if row.kvm_available is not None and check:
+    report = check_report(doc.get("check")) if row.kvm_available is not None else None
+    if report is not None:
+        # The host check as `kvmq check` and the Host tab show it.
         lines.append(Text())
-        verdict = _as_dict(check.get("verdict"))
-        lines += _labelled("Verdict: ", printable(verdict.get("summary", "")), width,
-                           "bold green" if row.kvm_available else "bold red")
-        if verdict.get("reason"):
-            lines += _labelled("  ", printable(verdict.get("reason", "")), width)
-        lines.append(Text())
-        lines.append(Text("Host checks", style="bold underline"))
-        for item in _as_list(check.get("checks")):
-            entry = _as_dict(item)
-            status = printable(entry.get("status", "?"), 8)
-            head = f"{status.upper():<5} "
-            check_id = printable(entry.get("id", "?"), 80)
-            finding = printable(entry.get("finding", ""))
-            parts = _wrap(f"{check_id}  {finding}", width, len(head))
-            for index, part in enumerate(parts):
-                if index == 0:
-                    lines.append(Text.assemble((head, CHECK_STYLES.get(status, "")), part))
-                else:
-                    lines.append(Text(" " * len(head) + part))
-            hint = printable(entry.get("hint", ""))
-            if hint:
-                lines += [Text(" " * (len(head) + 2) + part, style="italic")
-                          for part in _wrap(hint, width, len(head) + 2)]
+        lines += report_lines(report, width)
     elif errors.get("check"):
         lines += _labelled("check: ", printable(errors["check"]), width)
     vms_doc = _as_dict(doc.get("vms"))
