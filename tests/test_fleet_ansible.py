@@ -78,6 +78,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         "ANSIBLE_REMOTE_TMP": str(scratch / "home" / ".ansible" / "tmp"),
         "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_RETRY_FILES_ENABLED": "0",
         "ANSIBLE_CONFIG": str(scratch / "no-ansible.cfg"),
+        # Ansible refuses to start unless the locale's encoding is UTF-8.
+        "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8",
     })
     reports = scratch / "reports"
     partial = Run(scratch, bundle, reports, env, subprocess.CompletedProcess([], 0))
