@@ -252,3 +252,15 @@ def test_five_thousand_generated_hosts(tmp_path: Path) -> None:
     assert summary["all_ok"] is False and summary["hosts"] == sum(counts.values())
     assert counts["no-report"] > 0 and counts["no-kvm"] > 0 and counts["tcg"] > 0
     assert elapsed < 30  # the real budget (2x json.load) is measured by `make bench`
+
+
+@pytest.mark.parametrize("name", ["json-callback.json", "jsonl-callback.jsonl"])
+def test_real_ansible_posix_callback_output(name: str) -> None:
+    """Recorded from the real callbacks (tests/fixtures/fleet/ansible-posix/README.md)."""
+    rows = by_host(read_fleet([FLEET / "ansible-posix" / name]))
+    assert sorted(rows) == ["hv-a", "hv-b", "hv-nopy"]
+    for host in ("hv-a", "hv-b"):
+        assert rows[host].kvm_available is True and rows[host].state is State.INCOMPLETE
+        assert "invalid choice: 'vms'" in rows[host].reason
+    assert rows["hv-nopy"].state is State.NO_REPORT
+    assert "/nonexistent/python3" in rows["hv-nopy"].reason

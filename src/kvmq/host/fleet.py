@@ -661,16 +661,33 @@ def _read_file(path: Path, keep: bool) -> list[HostRow]:
         return [unusable(host, source, "not JSON: nested too deeply")]
     # Several documents: JSON Lines, or documents one after another (Salt without --static).
     rows: list[HostRow] = []
+    events: list[dict[str, Any]] = []
     try:
         for line, item in _documents(text, by_line=streamed):
             where = f"{source}:{line}"
             if isinstance(item, str):
                 rows.append(unusable(f"{host}:{line}", where, f"line {line}: {item}"))
+            elif isinstance(item, dict) and "_event" in item:
+                events.append(item)  # Ansible's jsonl callback: one event per line
             else:
                 rows += _rows_from_document(item, f"{host}:{line}", where, keep)
     except RecursionError:
         rows.append(unusable(host, source, "not JSON: nested too deeply"))
+    if events:
+        rows += _rows_from_ansible(_ansible_from_events(events), source, keep)
     return rows
+
+
+def _ansible_from_events(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``json`` callback's shape, from the events of ``ansible.posix.jsonl``."""
+    tasks = [{"hosts": event["hosts"]} for event in events
+             if str(event.get("_event", "")).startswith("v2_runner_on_")
+             and isinstance(event.get("hosts"), dict)]
+    stats: dict[str, Any] = {}
+    for event in events:
+        if event.get("_event") == "v2_playbook_on_stats" and isinstance(event.get("stats"), dict):
+            stats = event["stats"]
+    return {"plays": [{"tasks": tasks}], "stats": stats}
 
 
 def _report_files(folder: Path) -> list[Path]:
