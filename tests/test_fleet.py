@@ -264,3 +264,13 @@ def test_real_ansible_posix_callback_output(name: str) -> None:
         assert "invalid choice: 'vms'" in rows[host].reason
     assert rows["hv-nopy"].state is State.NO_REPORT
     assert "/nonexistent/python3" in rows["hv-nopy"].reason
+
+
+def test_real_reports_with_real_vms() -> None:
+    """Recorded from the playbook with real guests (tests/fixtures/fleet/real-vms/README.md)."""
+    rows = read("real-vms")
+    host = rows["hv-a"]
+    assert host.state is State.TCG and host.kvm_available is True
+    assert host.vms is not None
+    assert (host.vms.kvm, host.vms.tcg, host.vms.tcg_while_kvm_works) == (1, 1, 1)
+    assert rows["hv-nopy"].state is State.NO_REPORT
