@@ -118,3 +118,15 @@ def test_host_detail_of_a_broken_report(everything) -> None:  # type: ignore[no-
     text = "\n".join(line.plain for line in render.host_detail_lines(row, NOW, 40))
     assert "no usable report" in text and "python3: not found" in text
     assert "VMs: no usable scan" in text
+
+
+def test_host_detail_of_a_real_report() -> None:
+    """The recorded report with real guests: the Host tab's check lines, then the VMs."""
+    fleet = read_fleet([FLEET / "real-vms"], keep=True)
+    row = next(r for r in fleet.hosts if r.host == "hv-a")
+    lines = [line.plain for line in render.host_detail_lines(row, fleet.read_at, 80)]
+    assert any(line.startswith("PASS  kvm.api ") for line in lines)
+    assert any(line.startswith("Verdict: KVM acceleration available") for line in lines)
+    tcg = next(line for line in lines if "fleet-tcg" in line)
+    assert tcg.startswith("TCG ") and tcg.endswith("TCG while KVM works")
+    assert any(line.startswith("KVM     fleet-kvm") for line in lines)
