@@ -55,7 +55,7 @@ def test_text_at_80_columns(everything) -> None:  # type: ignore[no-untyped-def]
     slow = next(i for i, line in enumerate(lines) if line.startswith("hv-slow "))
     assert lines[slow + 1] == "    1 VM on TCG while KVM works"
     assert any(line.startswith("empty ") and "no usable report" in line for line in lines)
-    assert lines[-1].startswith("Fleet: ") and "need attention" in lines[-1]
+    assert lines[-1].startswith("Fleet: ") and "attention" in lines[-1]
     assert "hv-a.example.net" not in text  # --only failing
 
 

@@ -122,7 +122,8 @@ def verdict_text(fleet: Fleet) -> Text:
                              ("every host can run KVM and no VM runs on TCG", "bold green"))
     bad = sum(1 for row in fleet.hosts if not row.ok)
     return Text.assemble(("Fleet: ", "bold"),
-                         (f"{_plural(bad, 'host')} of {len(fleet.hosts)} need attention", "bold red"))
+                         (f"{_plural(bad, 'host')} of {len(fleet.hosts)} "
+                          f"{'needs' if bad == 1 else 'need'} attention", "bold red"))
 
 
 def text_lines(fleet: Fleet, rows: Sequence[HostRow], width: int = 80) -> list[Text]:
