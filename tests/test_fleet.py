@@ -274,3 +274,11 @@ def test_real_reports_with_real_vms() -> None:
     assert host.vms is not None
     assert (host.vms.kvm, host.vms.tcg, host.vms.tcg_while_kvm_works) == (1, 1, 1)
     assert rows["hv-nopy"].state is State.NO_REPORT
+
+
+def test_empty_streams_are_hosts_with_a_reason(tmp_path: Path) -> None:
+    (tmp_path / "blank.jsonl").write_text("\n\n")
+    (tmp_path / "events.jsonl").write_text('{"_event": "v2_playbook_on_start"}\n')
+    rows = read_fleet([tmp_path]).hosts
+    assert [(row.host, row.reason) for row in rows] == [("blank", "empty file"),
+                                                        ("events", "no report in the file")]

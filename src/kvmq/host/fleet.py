@@ -107,7 +107,8 @@ def _escape(match: re.Match[str]) -> str:
 def printable(value: object, limit: int = MAX_TEXT) -> str:
     """``value`` as one line: controls and bidi/format characters written as escapes."""
     text = value if isinstance(value, str) else str(value)
-    if _UNSAFE_RE.search(text):
+    # isprintable() is False for every character the pattern escapes (Cc, Cf, Cs): a fast path.
+    if not text.isprintable() and _UNSAFE_RE.search(text):
         text = _UNSAFE_RE.sub(_escape, text)
     if len(text) > limit:
         text = text[: limit - 1] + "…"
@@ -329,12 +330,13 @@ def _check_part(doc: object) -> tuple[Optional[dict[str, Any]], str]:
     failing: list[str] = []
     warnings: list[str] = []
     for check in checks:
-        if isinstance(check, dict):
-            status = check.get("status")
-            if status == "fail":
-                failing.append(printable(check.get("id", "?"), 80))
-            elif status == "warn":
-                warnings.append(printable(check.get("id", "?"), 80))
+        try:
+            status = check["status"]
+        except (TypeError, KeyError, IndexError):
+            continue  # not a check: skipped, as a reader must skip what it does not know
+        if status == "fail" or status == "warn":
+            name = printable(check.get("id", "?"), 80) if isinstance(check, dict) else "?"
+            (failing if status == "fail" else warnings).append(name)
     identity = doc.get("host")
     hostname = identity.get("hostname") if isinstance(identity, dict) else None
     return {
@@ -344,7 +346,7 @@ def _check_part(doc: object) -> tuple[Optional[dict[str, Any]], str]:
         "failing": tuple(failing),
         "warnings": tuple(warnings),
         "hostname": printable(hostname, MAX_NAME) if isinstance(hostname, str) else "",
-        "time": parse_time(doc.get("time")),
+        "time": doc.get("time"),
     }, ""
 
 
@@ -418,7 +420,7 @@ def row_from_report(doc: dict[str, Any], fallback_host: str, source: str, *,
     if check is None:
         return unusable(host, source, problem, document=kept, collected_at=collected_at)
     if collected_at is None:
-        collected_at = check["time"]
+        collected_at = parse_time(check["time"])
     vms_doc = doc.get("vms")
     vms: Optional[VMCounts] = None
     if vms_doc is None:
@@ -612,8 +614,8 @@ def _rows_from_document(doc: Any, fallback_host: str, source: str, keep: bool) -
     return [row_from_report(doc, fallback_host, source, keep=keep)]
 
 
-def _host_from_path(path: Path) -> str:
-    name = path.name
+def _host_from_path(path: str) -> str:
+    name = os.path.basename(path)
     for suffix in REPORT_SUFFIXES:
         if name.endswith(suffix):
             name = name[: -len(suffix)]
@@ -621,15 +623,17 @@ def _host_from_path(path: Path) -> str:
     return printable(name, MAX_NAME)
 
 
-def read_file(path: Path, *, keep: bool = False) -> list[HostRow]:
+def read_file(path: Union[str, Path], *, keep: bool = False) -> list[HostRow]:
     """The rows in one file; a file that cannot be used is one NO_REPORT row named after it.
 
     A row without a time of its own (a broken file) is as old as the file.
     """
+    path = os.fspath(path)
     rows = _read_file(path, keep)
-    if any(row.collected_at is None for row in rows):
+    if (rows[0].collected_at is None if len(rows) == 1
+            else any(row.collected_at is None for row in rows)):
         try:
-            mtime = path.stat().st_mtime
+            mtime = os.stat(path).st_mtime
         except OSError:
             return rows
         rows = [row if row.collected_at is not None else replace(row, collected_at=mtime)
@@ -637,9 +641,9 @@ def read_file(path: Path, *, keep: bool = False) -> list[HostRow]:
     return rows
 
 
-def _read_file(path: Path, keep: bool) -> list[HostRow]:
+def _read_file(path: str, keep: bool) -> list[HostRow]:
     host = _host_from_path(path)
-    source = str(path)
+    source = path
     try:
         with open(path, "rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
@@ -651,14 +655,15 @@ def _read_file(path: Path, keep: bool) -> list[HostRow]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         return [unusable(host, source, f"not JSON: not UTF-8 (byte {error.start})")]
-    streamed = path.name.endswith((".jsonl", ".ndjson"))
-    try:
-        return _rows_from_document(json.loads(text), host, source, keep)
-    except json.JSONDecodeError as error:
-        if not streamed and not error.msg.startswith("Extra data"):
-            return [unusable(host, source, _json_problem(error, text))]
-    except RecursionError:
-        return [unusable(host, source, "not JSON: nested too deeply")]
+    streamed = path.endswith((".jsonl", ".ndjson"))  # JSON Lines: always read line by line
+    if not streamed:
+        try:
+            return _rows_from_document(json.loads(text), host, source, keep)
+        except json.JSONDecodeError as error:
+            if not error.msg.startswith("Extra data"):
+                return [unusable(host, source, _json_problem(error, text))]
+        except RecursionError:
+            return [unusable(host, source, "not JSON: nested too deeply")]
     # Several documents: JSON Lines, or documents one after another (Salt without --static).
     rows: list[HostRow] = []
     events: list[dict[str, Any]] = []
@@ -675,7 +680,7 @@ def _read_file(path: Path, keep: bool) -> list[HostRow]:
         rows.append(unusable(host, source, "not JSON: nested too deeply"))
     if events:
         rows += _rows_from_ansible(_ansible_from_events(events), source, keep)
-    return rows
+    return rows or [unusable(host, source, "empty file" if not text.strip() else "no report in the file")]
 
 
 def _ansible_from_events(events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -690,7 +695,7 @@ def _ansible_from_events(events: list[dict[str, Any]]) -> dict[str, Any]:
     return {"plays": [{"tasks": tasks}], "stats": stats}
 
 
-def _report_files(folder: Path) -> list[Path]:
+def _report_files(folder: Path) -> list[str]:
     """The report files directly in ``folder``: visible ``*.json``, ``*.jsonl``, ``*.ndjson``.
 
     Dot files are skipped: the playbook's (Ansible's) temporary files while a report is
@@ -706,9 +711,9 @@ def _report_files(folder: Path) -> list[Path]:
             continue
         try:
             if entry.is_file():
-                found.append(Path(entry.path))
+                found.append(entry.path)
         except OSError:
-            found.append(Path(entry.path))  # read_file says what is wrong with it
+            found.append(entry.path)  # read_file says what is wrong with it
     return found
 
 
@@ -730,7 +735,7 @@ def read_fleet(paths: Sequence[Union[str, Path]], *, keep: bool = False,
         if path.is_dir():
             files = _report_files(path)
         elif path.exists():
-            files = [path]
+            files = [str(path)]
         else:
             raise FleetError(f"{path}: no such file or folder")
         sources.append(str(path))
