@@ -59,12 +59,12 @@ class FleetHostList(ScrollView, can_focus=True):
     COMPONENT_CLASSES: ClassVar[set[str]] = {"fleet-host-list--cursor", "fleet-host-list--cursor-blurred"}
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "move(-1)", "Up", show=False),
-        Binding("down,j", "move(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home,g", "first", "First host", show=False),
-        Binding("end,G", "last", "Last host", show=False),
+        Binding("up,k", "move(-1)", "Up", show=False, tooltip="highlight the previous host"),
+        Binding("down,j", "move(1)", "Down", show=False, tooltip="highlight the next host"),
+        Binding("pageup", "page(-1)", "Page up", show=False, tooltip="a page of hosts up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, tooltip="a page of hosts down"),
+        Binding("home,g", "first", "First host", show=False, tooltip="the first host"),
+        Binding("end,G", "last", "Last host", show=False, tooltip="the last host"),
     ]
 
     cursor: reactive[int] = reactive(-1, always_update=False, repaint=False)

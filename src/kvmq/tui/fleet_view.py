@@ -97,7 +97,8 @@ class FleetView(Vertical):
         Binding("r", "reread", "Re-read", tooltip="read the reports folder again"),
         Binding("slash", "filter", "Filter", key_display="/",
                 tooltip="filter the hosts: every typed word must match (name, state, check ids)"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False,
+                tooltip="clear the host filter, back to the list"),
     ]
 
     def __init__(self, folder: Path, fleet: Fleet, *, only: Optional[str] = None,
