@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "every host can run KVM and no VM runs on TCG where KVM works, 1 otherwise",
         description="Merge per-host kvmq reports: folders of HOST.json files (the Ansible "
                     "playbook's reports/), single files, JSON Lines, or the output of Ansible's "
-                    "json callback. On a terminal, a single folder opens the explorer's Fleet view.")
+                    "json or jsonl callback. On a terminal, a single folder opens the explorer's Fleet view.")
     fleet.add_argument("paths", nargs="+", metavar="PATH", help="report file or folder")
     fleet.add_argument("--only", choices=FLEET_ONLY, default=None,
                        help="failing: hosts that need attention; also no-report, no-kvm, tcg, ok")
