@@ -600,3 +600,22 @@ async def test_summary_without_a_base_comparison_has_no_attribution() -> None:
         await pilot.press("1")
         await pilot.pause()
         assert "⚠ Caution: Everything on DISK is gone for good." in screen_text(app)
+
+
+async def test_keys_typed_after_q_do_nothing_on_a_closing_app() -> None:
+    """Typing "question" fast: q quits, and the e (explain) after it must not open a screen.
+
+    The keys are queued in one burst, as a terminal delivers them (pilot.press waits between
+    keys, which hides the race)."""
+    from textual import events
+
+    from kvmq.dataset.loader import packaged_data_path
+    from kvmq.tui.app import ExplorerApp
+
+    app = ExplorerApp(packaged_data_path())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for character in "question":
+            app.post_message(events.Key(character, character))
+        await pilot.pause()
+    assert app.return_code in (0, None)

@@ -165,6 +165,7 @@ class ExplorerApp(App[int]):
         self.dataset: Optional[Dataset] = None
         self.load_error: Optional[BaseException] = None
         self._dimension_before_filter: Optional[str] = None
+        self._quitting = False
         self.sub_title = "loading…"
         # The one load path: a daemon thread (quitting never waits for a long parse), started
         # now so that it runs while Textual starts; the first frame shows the tabs if it is done.
@@ -462,7 +463,14 @@ class ExplorerApp(App[int]):
             *fleet,
         ]))
 
+    async def action_quit(self) -> None:
+        # Keys typed after q (a fast "question") must not open screens on a closing app.
+        self._quitting = True
+        await super().action_quit()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> Optional[bool]:
+        if self._quitting:
+            return False
         if self.dataset is None:
             # Still loading: only help and quit make sense.
             return action in ("help", "quit")

@@ -63,7 +63,8 @@ class ExplainScreen(ModalScreen[None]):
             yield Static(Text(HINT, style="dim"), id="explain-output")
 
     def on_mount(self) -> None:
-        self.query_one(Input).focus()
+        for field in self.query(Input):  # none when the app closes while this opens
+            field.focus()
         if self._line:
             self.show_line(self._line)
 
