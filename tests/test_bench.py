@@ -16,7 +16,6 @@ EXPECTED = {
     ("kvmq show", "shipped"),
     ("kvmq explain 300 lines' cost", "shipped"),
     ("kvmq explain 300", "shipped"),
-    ("kvmq explain 300 lines' cost", "shipped"),
     ("fleet merge", "50"),
     *((name, dataset) for dataset in ("shipped", "20") for name in (
         "load cold", "load warm", "startup warm", "startup cold", "peak RSS",
