@@ -244,19 +244,37 @@ def _or_list(items: Sequence[str]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
+_TOP_KEYS = frozenset(("schema", "title", "summary", "source", "subjects", "dimensions", "pros"))
+_SOURCE_KEYS = frozenset(("title", "publisher", "url"))
+_SUBJECT_KEYS = frozenset(("id", "name", "tagline", "homepage"))
+_PRO_KEYS = frozenset(("label", "votes"))
+_COMMAND_KEYS = frozenset(("run", "does", "caution", "needs"))
+_NOTE_KEYS = frozenset(("text", "source", "kind"))
+_DIMENSION_KEYS = frozenset(("id", "title", "verdict", "descriptions", "notes", "commands",
+                             "sources"))
+
+
 class _DictReader:
-    """Rebuilds the model from :meth:`Dataset.to_dict` output, refusing anything else."""
+    """Rebuilds the model from :meth:`Dataset.to_dict` output, refusing anything else.
+
+    Every string is kept aside and scanned for forbidden characters in one pass at the end
+    (one regular-expression search over all of it is many times faster than one per string).
+    """
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
 
     def text(self, value: Any, *, optional: bool = False) -> Any:
         if value is None and optional:
             return None
-        if type(value) is not str or not value or FORBIDDEN_CHARS_RE.search(value):
-            raise ValueError("expected non-empty printable text")
+        if type(value) is not str or not value:
+            raise ValueError("expected non-empty text")
+        self.texts.append(value)
         return value
 
-    def mapping(self, value: Any, keys: Sequence[str]) -> Mapping[str, Any]:
-        if type(value) is not dict or not set(value) <= set(keys):
-            raise ValueError(f"expected a mapping with keys from {', '.join(keys)}")
+    def mapping(self, value: Any, keys: frozenset[str]) -> Mapping[str, Any]:
+        if type(value) is not dict or not value.keys() <= keys:
+            raise ValueError(f"expected a mapping with keys from {', '.join(sorted(keys))}")
         return value
 
     def items(self, value: Any) -> list[Any]:
@@ -264,70 +282,77 @@ class _DictReader:
             raise ValueError("expected a list")
         return value
 
-    def by_subject(self, value: Any, subject_ids: Sequence[str]) -> dict[str, Any]:
-        if type(value) is not dict or not set(value) <= set(subject_ids):
+    def by_subject(self, value: Any, subject_ids: frozenset[str]) -> dict[str, Any]:
+        if type(value) is not dict or not value.keys() <= subject_ids:
             raise ValueError("expected a mapping keyed by subject id")
         return value
 
+    def check_characters(self) -> None:
+        bad = FORBIDDEN_CHARS_RE.search("\n".join(self.texts))
+        if bad:
+            raise ValueError(f"control character U+{ord(bad.group()):04X} in the data")
+
     def dataset(self, data: Any, path: str) -> Dataset:
-        top = self.mapping(data, ("schema", "title", "summary", "source", "subjects",
-                                  "dimensions", "pros"))
+        top = self.mapping(data, _TOP_KEYS)
         if top.get("schema") != SCHEMA_VERSION or type(top.get("schema")) is not int:
             raise ValueError("unsupported schema")
         source = None
         if top.get("source") is not None:
-            source_data = self.mapping(top.get("source"), ("title", "publisher", "url"))
+            source_data = self.mapping(top.get("source"), _SOURCE_KEYS)
             source = Source(self.text(source_data.get("title")),
                             self.text(source_data.get("publisher")),
                             self.text(source_data.get("url"), optional=True))
         subjects = tuple(
             Subject(**{key: self.text(value) for key, value in
-                       self.mapping(item, ("id", "name", "tagline", "homepage")).items()})
+                       self.mapping(item, _SUBJECT_KEYS).items()})
             for item in self.items(top.get("subjects"))
         )
         ids = [subject.id for subject in subjects]
         if len(set(ids)) != len(ids) or len(ids) < 2:
             raise ValueError("subject ids must be unique, two or more")
-        dimensions = tuple(self.dimension(item, ids) for item in self.items(top.get("dimensions")))
+        id_set = frozenset(ids)
+        dimensions = tuple(self.dimension(item, ids, id_set)
+                           for item in self.items(top.get("dimensions")))
         if not dimensions:
             raise ValueError("no dimensions")
         pros = {}
-        for sid, items in self.by_subject(top.get("pros"), ids).items():
+        for sid, items in self.by_subject(top.get("pros"), id_set).items():
             built = []
             for item in self.items(items):
-                entry = self.mapping(item, ("label", "votes"))
+                entry = self.mapping(item, _PRO_KEYS)
                 votes = entry.get("votes")
                 if type(votes) is not int or not 0 <= votes <= MAX_VOTES:
                     raise ValueError("votes out of range")
                 built.append(Pro(self.text(entry.get("label")), votes))
             pros[sid] = tuple(built)
-        return Dataset(title=self.text(top.get("title")), summary=self.text(top.get("summary")),
-                       source=source, subjects=subjects, dimensions=dimensions,
-                       pros={sid: pros.get(sid, ()) for sid in ids}, path=path)
+        dataset = Dataset(title=self.text(top.get("title")), summary=self.text(top.get("summary")),
+                          source=source, subjects=subjects, dimensions=dimensions,
+                          pros={sid: pros.get(sid, ()) for sid in ids}, path=path)
+        self.check_characters()
+        return dataset
 
     def command(self, data: Any) -> Command:
-        entry = self.mapping(data, ("run", "does", "caution", "needs"))
+        entry = self.mapping(data, _COMMAND_KEYS)
         return Command(self.text(entry.get("run")), self.text(entry.get("does")),
                        self.text(entry.get("caution"), optional=True),
                        self.text(entry.get("needs"), optional=True))
 
-    def dimension(self, data: Any, subject_ids: Sequence[str]) -> Dimension:
-        entry = self.mapping(data, ("id", "title", "verdict", "descriptions", "notes",
-                                    "commands", "sources"))
+    def dimension(self, data: Any, subject_ids: Sequence[str], id_set: frozenset[str]) -> Dimension:
+        entry = self.mapping(data, _DIMENSION_KEYS)
         descriptions = {sid: self.text(text) for sid, text in
-                        self.by_subject(entry.get("descriptions"), subject_ids).items()}
+                        self.by_subject(entry.get("descriptions"), id_set).items()}
         if len(descriptions) != len(subject_ids):
             raise ValueError("a description is missing")
         notes = []
         for item in self.items(entry.get("notes", [])):
-            note = self.mapping(item, ("text", "source", "kind"))
+            note = self.mapping(item, _NOTE_KEYS)
             kind = note.get("kind", "caveat")
             if kind not in NOTE_KINDS:
                 raise ValueError("unknown note kind")
             notes.append(Note(self.text(note.get("text")),
                               self.text(note.get("source"), optional=True), kind))
         commands = {}
-        for sid, items in self.by_subject(entry.get("commands", {}), subject_ids).items():
+        for sid, items in self.by_subject(entry.get("commands", {}), id_set).items():
             commands[sid] = tuple(self.command(item) for item in self.items(items))
         return Dimension(
             id=self.text(entry.get("id")), title=self.text(entry.get("title")),
