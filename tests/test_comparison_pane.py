@@ -11,7 +11,7 @@ from textual.color import Color
 
 from kvmq.dataset.model import Dataset, Dimension
 from kvmq.tui.comparison_pane import COLUMN_GAP, ComparisonPane
-from tests.tui_helpers import fixture, screen_text, shipped, started
+from tests.tui_helpers import fixture, screen_text, shipped, started, wait_until
 
 
 class PaneApp(App[None]):
@@ -78,9 +78,10 @@ async def test_every_description_is_rendered(data: str, size: tuple[int, int]) -
         side_by_side = size[0] >= 100
         for dimension in dataset.dimensions:
             await show(pilot, pane, dimension)
-            # Scrollable exactly as far as the text goes; never shorter than the viewport.
-            assert pane.virtual_size.height == max(len(pane.plain_lines()),
-                                                   pane.scrollable_content_region.height)
+            # Scrollable exactly as far as the text goes; never shorter than the viewport. After
+            # a move the virtual size follows once the moves stop (its layout waits).
+            await wait_until(pilot, lambda: pane.virtual_size.height == max(
+                len(pane.plain_lines()), pane.scrollable_content_region.height), timeout=2)
             # The notes' left bar is not part of their text.
             rendered = squeeze("\n".join(pane.plain_lines()).replace("▌", ""))
             assert squeeze(dimension.title) in rendered
@@ -386,3 +387,30 @@ async def test_a_huge_description_and_many_subjects_never_freeze_the_pane(tmp_pa
             await pilot.pause()
             assert time.monotonic() - moment < 1
             assert pane.scroll_y > 0
+
+
+async def test_a_move_never_waits_for_a_layout_and_the_scrollbar_follows() -> None:
+    """Moving to a dimension of another length repaints rows at once; the virtual size (whose
+    change lays out the whole screen) follows when the moves stop, exactly."""
+    dataset = shipped()
+    app = PaneApp(dataset)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one(ComparisonPane)
+        await pilot.pause()
+
+        def wanted() -> int:
+            return max(len(pane.plain_lines()), pane.scrollable_content_region.height)
+
+        heights = {}
+        for dimension in dataset.dimensions:
+            await show(pilot, pane, dimension)
+            heights[dimension.id] = wanted()
+        first = dataset.dimensions[0]
+        other = next(d for d in dataset.dimensions if heights[d.id] != heights[first.id])
+        await show(pilot, pane, first)
+        await wait_until(pilot, lambda: pane.virtual_size.height == heights[first.id], timeout=2)
+        pane.show_dimension(other)
+        assert pane.virtual_size.height == heights[first.id]  # no layout in the move's frame
+        await pilot.pause()
+        assert pane.plain_lines()[0].strip() == other.title  # its rows are what is drawn
+        await wait_until(pilot, lambda: pane.virtual_size.height == heights[other.id], timeout=2)

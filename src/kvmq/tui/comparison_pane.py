@@ -26,6 +26,7 @@ from textual.scroll_view import ScrollView
 from textual.selection import Selection
 from textual.strip import Strip
 from textual.style import Style
+from textual.timer import Timer
 
 from kvmq.dataset.model import Dataset, Dimension
 from kvmq.render.dataset import CAUTION_LABEL, CAVEAT_MARK, CORRECTION_MARK, NEEDS_LABEL
@@ -40,6 +41,8 @@ MIN_COLUMN_WIDTH = 16
 MAX_COLUMN_TEXT = 8_000
 # Laid-out dimensions kept: moving back and forth through the list re-renders nothing.
 CACHE_SIZE = 64
+# After a move, the virtual size (and its whole-screen layout) waits this long for the next.
+VIRTUAL_SIZE_DELAY = 0.08
 NOTES_BAR = "▌ "
 # The shell's line continuation: a wrapped command still runs when pasted.
 CONTINUATION = " \\"
@@ -120,6 +123,7 @@ class ComparisonPane(ScrollView, can_focus=True):
         self._filler = Strip.blank(0)
         self._neighbours: Optional[Sequence[Dimension]] = None
         self._prefetch_pending = False
+        self._virtual_size_timer: Optional[Timer] = None
         self._selection_now: Optional[Selection] = None
         self._in_frame = False
         self._document_width = 0
@@ -153,7 +157,7 @@ class ComparisonPane(ScrollView, can_focus=True):
         before = self._rows_in_view()
         self.dimension, self._notice = dimension, notice
         self._document = None
-        self._sync()
+        self._sync(on_move=not scrolled)
         if scrolled:
             self.scroll_home(animate=False, immediate=True)
             self.refresh()
@@ -219,12 +223,18 @@ class ComparisonPane(ScrollView, can_focus=True):
         self._document = document
         return document
 
-    def _sync(self) -> None:
-        """Lay out what the view needs and keep the virtual size in step."""
+    def _sync(self, on_move: bool = False) -> None:
+        """Lay out what the view needs and keep the virtual size in step.
+
+        ``on_move``: a new dimension at the top of the view. Its rows are drawn by
+        ``render_line`` whatever the virtual size says, and a new virtual size costs a layout
+        of the whole screen; so that layout waits until the moves stop (key repeat), outside
+        the keystroke's frame. Only the scrollbar is a moment late.
+        """
         document = self._current_document()
         outer = self.outer_size
         if document is None:
-            self.virtual_size = outer
+            self._set_virtual_size(outer, on_move)
             return
         document.ensure(int(self.scroll_offset.y) + self.scrollable_content_region.height + LOOKAHEAD)
         rows = len(document.strips)
@@ -232,7 +242,23 @@ class ComparisonPane(ScrollView, can_focus=True):
             rows += self.scrollable_content_region.height  # room to scroll on into the rest
         # Never shorter than the widget: every dimension that fits then has the same virtual
         # size (the compositor's own), so neither a move nor a layout repaints the scrollbar.
-        self.virtual_size = Size(outer.width, max(rows, outer.height))
+        self._set_virtual_size(Size(outer.width, max(rows, outer.height)), on_move)
+
+    def _set_virtual_size(self, size: Size, later: bool) -> None:
+        if self._virtual_size_timer is not None:
+            self._virtual_size_timer.stop()
+            self._virtual_size_timer = None
+        if size == self.virtual_size:
+            return
+        if not later:
+            self.virtual_size = size
+            return
+
+        def assign() -> None:
+            self._virtual_size_timer = None
+            self.virtual_size = size
+
+        self._virtual_size_timer = self.set_timer(VIRTUAL_SIZE_DELAY, assign)
 
     def _rows_in_view(self) -> list[Strip]:
         document = self._document
