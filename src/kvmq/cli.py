@@ -1,4 +1,5 @@
-"""Command line: ``kvmq [show|pros|list|validate|check|fleet]``; no subcommand starts the explorer.
+"""Command line: ``kvmq [show|pros|list|validate|check|explain|vms|fleet]``; no subcommand
+starts the explorer.
 
 The non-interactive paths never import textual (it is imported only when the explorer
 starts), so they start about as fast as importing rich and PyYAML.
@@ -7,11 +8,15 @@ starts), so they start about as fast as importing rich and PyYAML.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import difflib
 import os
+import re
 import sys
-from typing import TYPE_CHECKING, Callable, Optional, Sequence
+from typing import IO, TYPE_CHECKING, Any, Callable, Optional, Sequence, cast
 
 from kvmq import __version__
+from kvmq.text import printable
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -26,15 +31,40 @@ FORMATS = ("text", "markdown", "json")
 # kvmq.host.fleet's ONLY and SORT_KEYS (kept here so that --help imports nothing).
 FLEET_ONLY = ("failing", "no-report", "no-kvm", "tcg", "ok")
 FLEET_SORT = ("host", "state", "age", "failing", "vms", "tcg")
+COMMANDS = ("show", "pros", "list", "validate", "check", "explain", "vms", "fleet")
+#: The formats each command writes; ``--format`` means the same wherever it is given.
+COMMAND_FORMATS = {"show": FORMATS, "pros": FORMATS, "list": FORMATS, None: FORMATS,
+                   "validate": ("text",), "check": ("text", "json"), "explain": FORMATS,
+                   "fleet": (*FORMATS, "csv")}
+#: Options that take a value (so the word after them is not the command).
+VALUE_OPTIONS = ("--data", "--format")
+#: Output widths beyond these are nonsense (``COLUMNS=0`` lost all output, 10^9 took minutes).
+MIN_WIDTH, MAX_WIDTH, DEFAULT_WIDTH = 20, 1000, 80
 
 
 class UsageError(Exception):
-    """A problem with what the user asked for or gave us; exit status 2."""
+    """A problem with what the user asked for or gave us; exit status 2. One line each."""
+
+    def __init__(self, *lines: str) -> None:
+        super().__init__(*lines)
+        self.lines = lines
 
 
-def _common_options(with_format: bool) -> argparse.ArgumentParser:
+class _ReaderGone(Exception):
+    """Standard output was closed by its reader (``| head``) or never open (``>&-``)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its complaints going through the one error path (escaped, exit 2)."""
+
+    def error(self, message: str) -> Any:
+        self.print_usage(sys.stderr)
+        raise UsageError(message)
+
+
+def _common_options(with_format: bool) -> _Parser:
     # SUPPRESS lets the options appear before or after the subcommand without overriding.
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--data", metavar="PATH", default=argparse.SUPPRESS,
                         help="dataset file (default: $KVMQ_DATA or the shipped comparison)")
     if with_format:
@@ -43,22 +73,31 @@ def _common_options(with_format: bool) -> argparse.ArgumentParser:
     return common
 
 
+EPILOG = """examples:
+  kvmq show performance
+  kvmq show --format markdown > cmp.md
+  kvmq pros
+  kvmq validate my.yaml
+  kvmq check
+  kvmq explain -- qemu-system-x86_64 ..."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     from kvmq.dataset.model import SCHEMA_VERSION
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         parents=[_common_options(with_format=True)],
         description="Explore a comparison dataset (YAML; the shipped one unless --data names "
                     "another) and check what this host's virtualization can do. Without a "
                     "command: the interactive explorer on a terminal, or 'show' when output is "
-                    "piped.",
-        epilog="Examples: kvmq show performance | kvmq show --format markdown > cmp.md | "
-               "kvmq pros | kvmq validate my.yaml | kvmq check | kvmq explain -- qemu-system-x86_64 ...",
+                    "piped or TERM is dumb.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version",
                         version=f"{PROG} {__version__} (dataset schema {SCHEMA_VERSION})")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     show = commands.add_parser("show", parents=[_common_options(True)],
                                help="side-by-side comparison of dimensions (all when none named)")
     show.add_argument("dimensions", nargs="*", metavar="DIMENSION",
@@ -70,10 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    help="check a dataset file: exit 0, or 2 with every problem")
     validate.add_argument("path", nargs="?", metavar="PATH",
                           help="file to check (default: --data, $KVMQ_DATA or the shipped one)")
-    check = commands.add_parser("check", help="host check: is hardware-accelerated virtualization (/dev/kvm) "
-                                          "usable here? exit 0 yes, 1 no")
-    check.add_argument("--format", choices=("text", "json"), default=argparse.SUPPRESS,
-                       help="output format (default: text; json is described in docs/host-check.md)")
+    # Every command accepts every --format name; _main says which ones it writes.
+    check = commands.add_parser("check", help="host check: is hardware-accelerated virtualization "
+                                              "(/dev/kvm) usable here? exit 0 yes, 1 no")
+    check.add_argument("--format", choices=FORMATS, default=argparse.SUPPRESS,
+                       help="text or json (default: text; json is described in docs/host-check.md)")
     check.add_argument("-q", "--quiet", action="store_true",
                        help="text: leave out the checks that pass (the summary and verdict stay)")
     explain = commands.add_parser(
@@ -117,13 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``kvmq`` command; returns the exit status."""
     try:
-        return _main(argv)
+        _tolerate_output_encoding()
+        return _main(sys.argv[1:] if argv is None else list(argv))
     except UsageError as exc:
-        _error(str(exc))
+        for line in exc.lines:
+            _error(line)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
+    except (BrokenPipeError, _ReaderGone):
         # The reader went away (e.g. `kvmq show | head`): not an error worth a message.
         _silence_stdout()
         return EXIT_OK
@@ -135,10 +177,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_INTERNAL
 
 
-def _main(argv: Optional[Sequence[str]]) -> int:
+def _main(argv: list[str]) -> int:
+    _check_command_name(argv)
     args = build_parser().parse_args(argv)
-    fmt: str = getattr(args, "format", "text")
     command: Optional[str] = args.command
+    fmt: str = getattr(args, "format", "text")
+    if fmt not in COMMAND_FORMATS[command]:
+        raise UsageError(f"'{command}' has no {fmt} output: --format takes "
+                         f"{' or '.join(COMMAND_FORMATS[command])} there")
+    data: Optional[str] = getattr(args, "data", None)
+    if data is not None and not data.strip():
+        raise UsageError("--data needs the path of a dataset file, not an empty string")
     if command == "check":
         return _run_check(fmt, quiet=args.quiet)
     if command == "explain":
@@ -148,10 +197,12 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     if command == "vms":
         return _run_vms(fmt, args.check, args.root)
     if command == "validate":
-        return _run_validate(args.path or getattr(args, "data", None))
-    if command is None and fmt == "text" and sys.stdout.isatty() and sys.stdin.isatty():
-        return _run_explorer(getattr(args, "data", None))
-    dataset = _load(getattr(args, "data", None))
+        if args.path is not None and not args.path.strip():
+            raise UsageError("validate needs the path of a dataset file, not an empty string")
+        return _run_validate(args.path or data)
+    if command is None and fmt == "text" and _interactive():
+        return _run_explorer(data)
+    dataset = _load(data)
     writers: dict[str, Callable[[], int]] = {
         "show": lambda: _show(dataset, getattr(args, "dimensions", []), fmt),
         "pros": lambda: _pros(dataset, fmt),
@@ -160,9 +211,60 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     return writers[command or "show"]()
 
 
+def _check_command_name(argv: Sequence[str]) -> None:
+    """A mistyped command gets a "did you mean" (argparse only lists the choices)."""
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        if word == "--":
+            return
+        if word in VALUE_OPTIONS:
+            index += 2
+            continue
+        if word.startswith("-"):
+            index += 1
+            continue
+        if word in COMMANDS:
+            return
+        close = difflib.get_close_matches(word, COMMANDS, n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'?" if close else f"commands are {', '.join(COMMANDS)}"
+        raise UsageError(f"unknown command '{printable(word, 60)}': {hint}")
+
+
+def _interactive() -> bool:
+    """Whether the explorer may start: a real terminal both ways, one that can draw it."""
+    if os.environ.get("TERM", "") in ("dumb", "unknown"):
+        return False
+    try:
+        return sys.stdout.isatty() and sys.stdin.isatty()
+    except (AttributeError, ValueError):  # closed or missing streams
+        return False
+
+
 def _error(message: str) -> None:
-    sys.stderr.write(f"{PROG}: error: {message}\n")
-    sys.stderr.flush()
+    # Every message may quote outside text: one line, every character visible.
+    try:
+        sys.stderr.write(f"{PROG}: error: {printable(message)}\n")
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):
+        pass  # no stderr to complain to
+
+
+def _tolerate_output_encoding() -> None:
+    """On an output that cannot encode everything (LANG=C, PYTHONIOENCODING=latin-1), write
+    what it can hold and replace the rest, instead of failing half-way."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("_", "-")
+        if stream is None or encoding.startswith("utf"):
+            continue
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            errors = "backslashreplace" if stream is sys.stderr else "replace"
+            stream.reconfigure(errors=errors)  # type: ignore[union-attr]
+
+
+def _output_is_utf() -> bool:
+    encoding = (getattr(sys.stdout, "encoding", None) or "").lower()
+    return encoding.startswith("utf")
 
 
 def _silence_stdout() -> None:
@@ -170,7 +272,7 @@ def _silence_stdout() -> None:
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
+    except (AttributeError, OSError, ValueError):
         pass
 
 
@@ -187,32 +289,96 @@ def _load(data: Optional[str], *, use_cache: bool = True) -> Dataset:
 
 def _dataset_error(exc: InvalidDataset) -> UsageError:
     """One ``kvmq: error:`` line per problem of a dataset that did not load."""
-    return UsageError("\n".join(
-        line if index == 0 else f"{PROG}: error: {line}"
-        for index, line in enumerate(exc.lines())
-    ))
+    return UsageError(*exc.lines())
+
+
+def output_width(environ: Optional[dict[str, str]] = None) -> int:
+    """The width text output fits: ``COLUMNS`` if it is a number, else the terminal's,
+    else 80; always within 20..1000 (nonsense in ``COLUMNS`` counts as unset)."""
+    value = (os.environ if environ is None else environ).get("COLUMNS", "").strip()
+    width = 0
+    if re.fullmatch(r"[0-9]+", value):
+        # A long run of digits is simply wide: no need to convert it.
+        width = MAX_WIDTH if len(value) > 6 else int(value)
+    if not width:
+        try:
+            width = os.get_terminal_size(sys.stdout.fileno()).columns
+        except (AttributeError, OSError, ValueError):
+            width = DEFAULT_WIDTH
+        width = width or DEFAULT_WIDTH
+    return max(MIN_WIDTH, min(MAX_WIDTH, width))
+
+
+class _TrimmedLines:
+    """A file for rich that drops the spaces it pads lines with (and keeps the styles)."""
+
+    _TRAILING = re.compile(r"(?:[ ]|\x1b\[[0-9;]*m)+(?=\n)")
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        cut = self._pending.rfind("\n") + 1
+        if cut:
+            ready, self._pending = self._pending[:cut], self._pending[cut:]
+            self._stream.write(self._TRAILING.sub(self._keep_styles, ready))
+        return len(text)
+
+    @staticmethod
+    def _keep_styles(match: re.Match[str]) -> str:
+        return "".join(re.findall(r"\x1b\[[0-9;]*m", match.group()))
+
+    def flush(self) -> None:
+        if self._pending:
+            self._stream.write(self._pending)
+            self._pending = ""
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding: the stream's
+        return getattr(self._stream, name)
 
 
 def _console() -> Console:
     from rich.console import Console
 
+    if sys.stdout is None:
+        raise _ReaderGone
     # On a pipe rich already drops colours and styles; NO_COLOR is honoured by rich as well.
-    console = Console(highlight=False, soft_wrap=False)
+    console = Console(file=cast("IO[str]", _TrimmedLines(sys.stdout)), highlight=False, soft_wrap=False,
+                      width=output_width())
 
     def reader_went_away() -> None:
         # rich would exit 1 here; a closed pipe (`| head`) is not a failure of ours.
         console.quiet = True
-        _silence_stdout()
-        raise SystemExit(EXIT_OK)
+        raise _ReaderGone
 
     console.on_broken_pipe = reader_went_away  # type: ignore[method-assign]
     return console
 
 
 def _write(text: str) -> int:
+    if sys.stdout is None:
+        raise _ReaderGone
     sys.stdout.write(text)
     sys.stdout.flush()
     return EXIT_OK
+
+
+def _json(text: str) -> str:
+    """JSON for this output: non-ASCII as \\u escapes where the encoding cannot hold it."""
+    if _output_is_utf():
+        return text
+    return re.sub(r"[^\x00-\x7f]", lambda m: _json_escape(m.group()), text)
+
+
+def _json_escape(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def _show(dataset: Dataset, names: Sequence[str], fmt: str) -> int:
@@ -229,7 +395,7 @@ def _show(dataset: Dataset, names: Sequence[str], fmt: str) -> int:
             if found not in dimensions:
                 dimensions.append(found)
     if fmt == "json":
-        return _write(render.show_json(dataset, dimensions))
+        return _write(_json(render.show_json(dataset, dimensions)))
     if fmt == "markdown":
         return _write(render.show_markdown(dataset, dimensions))
     render.print_show(_console(), dataset, dimensions)
@@ -240,12 +406,12 @@ def _pros(dataset: Dataset, fmt: str) -> int:
     from kvmq.render import dataset as render
 
     if fmt == "json":
-        return _write(render.pros_json(dataset))
+        return _write(_json(render.pros_json(dataset)))
     if fmt == "markdown":
         return _write(render.pros_markdown(dataset))
     console = _console()
     console.print(render.literal(f"{dataset.title}: pros", "bold"))
-    console.print(render.pros_renderable(dataset, console.width))
+    console.print(render.pros_renderable(dataset, console.width, ascii_only=not _output_is_utf()))
     return EXIT_OK
 
 
@@ -253,7 +419,7 @@ def _list(dataset: Dataset, fmt: str) -> int:
     from kvmq.render import dataset as render
 
     if fmt == "json":
-        return _write(render.list_json(dataset))
+        return _write(_json(render.list_json(dataset)))
     if fmt == "markdown":
         return _write(render.list_markdown(dataset))
     _console().print(render.list_renderable(dataset))
@@ -268,11 +434,16 @@ def _run_validate(path: Optional[str]) -> int:
     names = ", ".join(s.name for s in dataset.subjects)
     pros = sum(len(p) for p in dataset.pros.values())
     notes = sum(len(d.notes) for d in dataset.dimensions)
-    sys.stdout.write(
-        f"{target}: OK: schema {dataset.schema}, {len(dataset.subjects)} subjects ({names}), "
-        f"{len(dataset.dimensions)} dimensions, {notes} notes, {pros} pros\n"
+    return _write(
+        f"{printable(target)}: OK: schema {dataset.schema}, "
+        f"{_count(len(dataset.subjects), 'subject')} ({names}), "
+        f"{_count(len(dataset.dimensions), 'dimension')}, {_count(notes, 'note')}, "
+        f"{_count(pros, 'pro')}\n"
     )
-    return EXIT_OK
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _run_check(fmt: str, *, quiet: bool = False) -> int:
@@ -284,13 +455,16 @@ def _run_check(fmt: str, *, quiet: bool = False) -> int:
     # disk, no stdout at all): decided before anything is written.
     status = EXIT_OK if report.kvm_available else 1
     if fmt == "json":
-        text = render_check.to_json(report) + "\n"
+        text = _json(render_check.to_json(report) + "\n")
     else:
         import io
 
         from rich.console import Console
 
-        screen = _console()
+        try:
+            screen = _console()
+        except _ReaderGone:
+            return status
         height = screen.size.height if screen.is_terminal else None
         # Rendered into memory, in the terminal's colours and width, and written below.
         buffer = io.StringIO()
@@ -302,8 +476,9 @@ def _run_check(fmt: str, *, quiet: bool = False) -> int:
     try:
         if sys.stdout is None:
             return status
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        out = _TrimmedLines(sys.stdout)
+        out.write(text)
+        out.flush()
     except (OSError, ValueError):
         _silence_stdout()
     return status
@@ -338,9 +513,9 @@ def _run_explain(args: argparse.Namespace, fmt: str, argv: Optional[Sequence[str
     try:
         explanation = render_explain.explain_command(line, host)
     except InvalidDataset as exc:
-        raise UsageError(f"{PROG}: error: ".join(f"{entry}\n" for entry in exc.lines()).rstrip()) from None
+        raise _dataset_error(exc) from None
     if fmt == "json":
-        _write(render_explain.to_json(explanation))
+        _write(_json(render_explain.to_json(explanation)))
     elif fmt == "markdown":
         _write(render_explain.to_markdown(explanation))
     else:

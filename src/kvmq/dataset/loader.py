@@ -8,11 +8,14 @@ imported by the first parse: a dataset read back from the cache never needs it.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from urllib.parse import urlsplit
 
 from kvmq.dataset.collector import collector_paused
 from kvmq.dataset.model import (
@@ -30,6 +33,7 @@ from kvmq.dataset.model import (
     Source,
     Subject,
 )
+from kvmq.text import printable
 
 if TYPE_CHECKING:
     import yaml
@@ -61,7 +65,17 @@ MAX_REPORTED_ERRORS = 50
 DATA_ENV_VAR = "KVMQ_DATA"
 
 _ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+# What a URL may hold, as RFC 3986 has it (percent escapes included); anything else (spaces,
+# quotes, angle brackets, backslashes, non-ASCII) would need encoding first.
+_URL_CHARS_RE = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+$")
+_HOST_RE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.?)+$|^\[[0-9A-Fa-f:.]+\]$")
+# Anything that could be an anchor (&name) or an alias (*name): a cheap test on the text, so
+# that only a file that may hold them pays for the event pass that finds them exactly.
+_MAYBE_ANCHOR_RE = re.compile(r"(?:^|[\s\[{,:?-])[&*][^\s\[\]{},]")
+#: Distinct keys for which a "did you mean" is computed; beyond that, the plain hint.
+MAX_SUGGESTIONS = 200
+#: How many ids an error line may name.
+MAX_NAMED = 5
 
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
@@ -132,21 +146,94 @@ def loads(text: str, display: str = "<string>") -> Dataset:
     if text.startswith("\ufeff"):
         text = text[1:]
     _import_yaml()
+    builder = _Builder(display)
+    if _MAYBE_ANCHOR_RE.search(text):
+        _refuse_anchors(text, builder)
     # The collector stays paused while the dataclasses are built too: each of its passes
     # would walk the whole node tree, making validation superlinear in the file's size.
+    dataset = None
     with collector_paused():
-        builder = _Builder(display)
-        dataset = builder.build(_compose(text, display))
+        if not builder.errors:
+            with contextlib.suppress(_TooManyErrors):
+                dataset = builder.build(_compose(text, display))
     if builder.errors:
         builder.errors.sort(key=lambda e: (e.line, e.col))
+        # Past the cap the walk stopped: how many more there are is not known.
         raise InvalidDataset(builder.errors[:MAX_REPORTED_ERRORS],
-                             max(0, len(builder.errors) - MAX_REPORTED_ERRORS))
+                             -1 if len(builder.errors) > MAX_REPORTED_ERRORS else 0)
     assert dataset is not None
     return dataset
 
 
+def _error(display: str, line: int, col: int, where: str, what: str) -> DatasetError:
+    """The one place a loader error is made: every part of it printable, and bounded."""
+    return DatasetError(printable(display, 1000), line, col, printable(where, 200),
+                        printable(what, 400))
+
+
 def _fail(display: str, line: int, col: int, where: str, what: str) -> None:
-    raise InvalidDataset([DatasetError(display, line, col, where, what)])
+    raise InvalidDataset([_error(display, line, col, where, what)])
+
+
+class _TooManyErrors(Exception):
+    """The walk found more problems than are reported: the rest is not worth the work."""
+
+
+def _refuse_anchors(text: str, builder: _Builder) -> None:
+    """Report every anchor and alias at its own position (up to the cap), from the events.
+
+    Runs before composing, so an alias bomb or a file of aliases is never built into nodes.
+    Each frame of ``stack`` is [is_mapping, where, key expected next (mapping) or index
+    (list), the current key].
+    """
+    stack: list[list[Any]] = []
+
+    def where_now() -> str:
+        if not stack:
+            return ""
+        is_mapping, where, state, key = stack[-1]
+        if not is_mapping:
+            return f"{where}[{state}]"
+        return where if state else (f"{where}.{key}" if where else str(key))
+
+    def advance(key: Any) -> None:
+        if stack:
+            frame = stack[-1]
+            if not frame[0]:
+                frame[2] += 1
+            elif frame[2]:
+                frame[2], frame[3] = False, key
+            else:
+                frame[2] = True
+
+    try:
+        for event in yaml.parse(text, Loader=_YamlLoader):
+            if isinstance(event, yaml.CollectionEndEvent):
+                stack.pop()
+                advance("?")
+                continue
+            if not isinstance(event, yaml.NodeEvent):
+                continue
+            where = where_now()
+            if isinstance(event, yaml.AliasEvent):
+                builder.error_at(event.start_mark, where,
+                                 f"alias '*{_clip(event.anchor or '')}': {_NO_ANCHORS}")
+            elif event.anchor is not None:
+                builder.error_at(event.start_mark, where,
+                                 f"anchor '&{_clip(event.anchor)}': {_NO_ANCHORS}")
+            if isinstance(event, yaml.CollectionStartEvent):
+                stack.append([isinstance(event, yaml.MappingStartEvent), where, True, None]
+                             if isinstance(event, yaml.MappingStartEvent) else
+                             [False, where, 0, None])
+            else:
+                advance(_clip(event.value, 60) if isinstance(event, yaml.ScalarEvent) else "?")
+    except _TooManyErrors:
+        pass
+    except (yaml.YAMLError, RecursionError, UnicodeError, IndexError):
+        pass  # composing reports the syntax error with its position
+
+
+_NO_ANCHORS = "anchors and aliases (&name, *name) are not supported: write the value out"
 
 
 def _read_bytes(path: Path, display: str) -> bytes:
@@ -282,19 +369,36 @@ class _Builder:
         self.display = display
         self.errors: list[DatasetError] = []
         self._seen: set[int] = set()
+        self._suggestions: dict[tuple[str, int], Optional[str]] = {}
 
     # ---- reporting
 
     def error(self, node: yaml.Node, where: str, what: str) -> None:
-        mark = node.start_mark
-        self.errors.append(DatasetError(self.display, mark.line + 1, mark.column + 1, where, what))
+        self.error_at(node.start_mark, where, what)
+
+    def error_at(self, mark: Any, where: str, what: str) -> None:
+        self.errors.append(_error(self.display, mark.line + 1, mark.column + 1, where, what))
+        if len(self.errors) > MAX_REPORTED_ERRORS:
+            raise _TooManyErrors
+
+    def suggest(self, key: str, candidates: Sequence[str]) -> Optional[str]:
+        """The closest of ``candidates`` to ``key``: once per distinct key, and bounded."""
+        cache_key = (key, id(candidates))
+        if cache_key in self._suggestions:
+            return self._suggestions[cache_key]
+        close = None
+        if len(self._suggestions) < MAX_SUGGESTIONS and len(key) <= 100:
+            found = difflib.get_close_matches(key, candidates[:200], n=1, cutoff=0.6)
+            close = found[0] if found else None
+        self._suggestions[cache_key] = close
+        return close
 
     def _visit(self, node: yaml.Node, where: str) -> bool:
-        # A node met twice was reached through an alias; refusing them defuses alias bombs.
+        # A node met twice was reached through an alias (the event pass normally finds those
+        # first); refusing them defuses alias bombs.
         key = id(node)
         if key in self._seen:
-            self.error(node, where, "anchors and aliases (&name, *name) are not supported: "
-                                    "write the value out")
+            self.error(node, where, _NO_ANCHORS)
             return False
         self._seen.add(key)
         return True
@@ -317,11 +421,11 @@ class _Builder:
                 continue
             key = key_node.value
             if key in entries:
-                self.error(key_node, where, f"duplicate key '{key}'")
+                self.error(key_node, where, f"duplicate key '{_clip(key)}'")
                 continue
             if allowed and key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-                hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(allowed)}"
+                close = self.suggest(key, allowed)
+                hint = f"did you mean '{close}'?" if close else f"allowed: {', '.join(allowed)}"
                 self.error(key_node, where, f"unknown key '{_clip(key)}': {hint}")
                 continue
             entries[key] = (key_node, value_node)
@@ -370,7 +474,7 @@ class _Builder:
             return None
         bad = FORBIDDEN_CHARS_RE.search(value)
         if bad:
-            self.error(node, where, f"control character U+{ord(bad.group()):04X} at character "
+            self.error(node, where, f"{_char_kind(bad.group())} at character "
                                     f"{bad.start() + 1} is not allowed: remove it")
             return None
         if one_line and "\n" in value:
@@ -380,8 +484,11 @@ class _Builder:
 
     def url(self, node: yaml.Node, where: str) -> Optional[str]:
         value = self.text(node, where, one_line=True)
-        if value is not None and not _URL_RE.match(value):
-            self.error(node, where, f"'{_clip(value)}' is not an http(s) URL")
+        if value is None:
+            return None
+        problem = _url_problem(value)
+        if problem:
+            self.error(node, where, f"'{_clip(value)}' is not an http(s) URL: {problem}")
             return None
         return value
 
@@ -594,11 +701,12 @@ class _Builder:
             return None
         out: dict[str, Any] = {}
         ok = True
+        subject_set = set(subject_ids or ())
         for key, key_node, value_node in entries:
-            if subject_ids is not None and key not in subject_ids:
-                close = difflib.get_close_matches(key, subject_ids, n=1, cutoff=0.6)
-                hint = f"did you mean '{_clip(close[0])}'?" if close else \
-                    f"subjects are {', '.join(_clip(i) for i in subject_ids) or '(none valid)'}"
+            if subject_ids is not None and key not in subject_set:
+                close = self.suggest(key, subject_ids)
+                hint = f"did you mean '{_clip(close)}'?" if close else \
+                    f"subjects are {_some(subject_ids) or '(none valid)'}"
                 self.error(key_node, where, f"'{_clip(key)}' is not a subject id: {hint}")
                 ok = False
                 continue
@@ -686,14 +794,61 @@ def _describe(node: Optional[yaml.Node]) -> str:
             return "nothing (an empty value)"
         if node.tag == _STR:
             return f"text '{_clip(node.value)}'"
-        kind = node.tag.rsplit(":", 1)[-1]
+        kind = _clip(node.tag.rsplit(":", 1)[-1], 30)
         return f"{kind} '{_clip(node.value)}'"
     return "something else"
 
 
 def _clip(value: str, limit: int = 40) -> str:
-    """Shorten and neutralise a value quoted inside an error message."""
-    value = FORBIDDEN_CHARS_RE.sub("?", value).replace("\n", " ")
-    return value if len(value) <= limit else value[: limit - 1] + "…"
+    """Shorten a value quoted inside an error message, every character shown visibly."""
+    return printable(value, limit)
+
+
+def _some(items: Sequence[str]) -> str:
+    """At most MAX_NAMED of ``items``, for an error line that must stay short."""
+    shown = ", ".join(_clip(item) for item in items[:MAX_NAMED])
+    more = len(items) - MAX_NAMED
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _char_kind(ch: str) -> str:
+    """``ch`` named for an error message: its code point, what it is and its Unicode name."""
+    code = ord(ch)
+    name = unicodedata.name(ch, "")
+    if code < 0x20 or 0x7F <= code < 0xA0:
+        kind = "control character"
+    elif 0xD800 <= code < 0xE000:
+        kind = "lone surrogate"
+    elif unicodedata.bidirectional(ch) in ("LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI",
+                                           "FSI", "PDI") or code in (0x200E, 0x200F, 0x061C):
+        kind = "bidirectional control character"
+    elif code in (0x2028, 0x2029):
+        kind = "line or paragraph separator"
+    else:
+        kind = "invisible character"
+    return f"{kind} U+{code:04X}" + (f" ({name})" if name else "")
+
+
+def _url_problem(value: str) -> str:
+    """Why ``value`` is not a well-formed http(s) URL, or "" when it is one."""
+    if not _URL_CHARS_RE.match(value):
+        bad = next(ch for ch in value if not _URL_CHARS_RE.match(ch))
+        shown = "a space" if bad.isspace() else f"'{printable(bad)}'"
+        return f"{shown} must be percent-encoded"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as exc:
+        return str(exc)
+    if parts.scheme.lower() not in ("http", "https"):
+        return "it must start with http:// or https://"
+    host = parts.hostname or ""
+    if not parts.netloc or not host:
+        return "it names no host"
+    if not _HOST_RE.match(host if ":" not in host else f"[{host}]"):
+        return f"'{_clip(host)}' is not a host name"
+    if re.search(r"%(?![0-9A-Fa-f]{2})", value):
+        return "'%' must start a percent escape such as %20"
+    return ""
 
 

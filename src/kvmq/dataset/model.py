@@ -51,11 +51,14 @@ class InvalidDataset(Exception):
     def __init__(self, errors: Sequence[DatasetError], omitted: int = 0) -> None:
         super().__init__(errors)
         self.errors = list(errors)
-        self.omitted = omitted
+        self.omitted = omitted  # -1: more, uncounted (the loader stops looking at its cap)
 
     def lines(self) -> list[str]:
         out = [str(error) for error in self.errors]
-        if self.omitted:
+        if self.omitted < 0:
+            out.append(f"... and more problems not shown: the first {len(self.errors)} "
+                       "are listed; fix them and check again")
+        elif self.omitted:
             out.append(f"... and {self.omitted} more problem(s) not shown")
         return out
 

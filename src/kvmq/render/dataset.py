@@ -32,6 +32,13 @@ STACK_BELOW = 80
 BAR_WIDTH = 16
 CORRECTION_MARK = "⚠"
 CAVEAT_MARK = "•"
+BAR_CELL = "█"
+#: The same marks where the output encoding cannot hold the ones above (LANG=C, latin-1).
+ASCII_MARKS = {CORRECTION_MARK: "!", CAVEAT_MARK: "*", BAR_CELL: "#"}
+#: Ends a command line that goes on below (as a shell would read it).
+CONTINUATION = " \\"
+COMMAND_INDENT = 4
+DOES_INDENT = 2
 # A command's caution and needs are labelled in words too, so plain text (a pipe, NO_COLOR)
 # keeps them as visible as colour does on a terminal.
 CAUTION_LABEL = f"{CORRECTION_MARK} Caution: "
@@ -43,23 +50,64 @@ def literal(text: str, style: str = "") -> Text:
     return Text(text, style=style)
 
 
+def glyph(mark: str, ascii_only: bool = False) -> str:
+    """``mark``, or its ASCII stand-in when the output cannot encode it."""
+    return ASCII_MARKS.get(mark, mark) if ascii_only else mark
+
+
+def unbroken(text: str, style: str = "") -> Text:
+    """Text that is never wrapped or cut: a URL, a command line (it may run past the edge)."""
+    return Text(text, style=style, no_wrap=True, overflow="ignore")
+
+
+def wrap_command(run: str, width: int, indent: int = COMMAND_INDENT) -> list[str]:
+    """``run`` as lines of at most ``width`` cells, broken only at spaces.
+
+    Every line but the last ends in `` \\`` (a visible continuation, and what a shell would
+    accept if the lines are pasted); continuation lines are indented by ``indent``. A single
+    word longer than the width is kept whole on a line of its own. Line breaks inside the
+    command are kept as they are.
+    """
+    out: list[str] = []
+    for source_line in run.split("\n"):
+        words = source_line.split(" ")
+        line = ""
+        for index, word in enumerate(words):
+            room = 0 if index == len(words) - 1 else len(CONTINUATION)
+            if line.strip() and len(line) + 1 + len(word) + room > width:
+                out.append(line + CONTINUATION)
+                line = " " * indent + word
+            else:
+                line = f"{line} {word}" if index else word
+        out.append(line)
+    return out
+
+
 # --------------------------------------------------------------------------- rich text
 
 
-def dimension_renderable(dataset: Dataset, dimension: Dimension, width: int) -> RenderableType:
-    """One dimension: title, verdict, the subjects' descriptions, notes, commands, sources."""
+def dimension_renderable(dataset: Dataset, dimension: Dimension, width: int, *,
+                         ascii_only: bool = False) -> RenderableType:
+    """One dimension: title, verdict, the subjects' descriptions, notes, commands, sources.
+
+    The parts are separated by a blank line, as in the explorer. Commands wrap only at
+    spaces, with a visible continuation; URLs are never broken and stand on lines of their own.
+    """
     parts: list[RenderableType] = [Rule(literal(dimension.title, "bold"), align="left")]
     if dimension.verdict:
         parts.append(literal(dimension.verdict, "italic"))
     parts.append(_descriptions(dataset, dimension, stacked=width < STACK_BELOW))
+    sections: list[RenderableType] = []
     if dimension.notes:
-        parts.append(_notes(dimension))
+        sections.append(_notes(dimension, ascii_only))
     if dimension.commands:
-        parts.append(_commands(dataset, dimension))
+        sections.append(_commands(dataset, dimension, width, ascii_only))
     if dimension.sources:
-        sources = Text("Sources: ", style="dim")
-        sources.append(Text("  ".join(dimension.sources), style="dim"))
-        parts.append(sources)
+        lines = [literal("Sources", "bold dim")]
+        lines += [unbroken(url, "dim") for url in dimension.sources]
+        sections.append(Group(*lines))
+    for section in sections:
+        parts += [Text(""), section]
     parts.append(Text(""))
     return Group(*parts)
 
@@ -78,39 +126,43 @@ def _descriptions(dataset: Dataset, dimension: Dimension, *, stacked: bool) -> R
     return table
 
 
-def _notes(dimension: Dimension) -> RenderableType:
+def _notes(dimension: Dimension, ascii_only: bool = False) -> RenderableType:
     lines: list[RenderableType] = []
     for note in dimension.notes:
         line = Text()
         if note.is_correction:
-            line.append(f"{CORRECTION_MARK} Correction: ", style="bold yellow")
+            line.append(f"{glyph(CORRECTION_MARK, ascii_only)} Correction: ", style="bold yellow")
         else:
-            line.append(f"{CAVEAT_MARK} Note: ", style="bold")
+            line.append(f"{glyph(CAVEAT_MARK, ascii_only)} Note: ", style="bold")
         line.append(note.text)
-        if note.source:
-            line.append(f" ({note.source})", style="dim")
         lines.append(line)
+        if note.source:
+            lines.append(unbroken(f"  {note.source}", "dim"))
     return Group(*lines)
 
 
-def _commands(dataset: Dataset, dimension: Dimension) -> RenderableType:
-    table = Table(box=None, show_header=False, pad_edge=False, expand=False, padding=(0, 1))
-    table.add_column("who", style="bold cyan", no_wrap=True)
-    table.add_column("run", overflow="fold")
-    table.add_column("does", style="dim", overflow="fold")
+def _commands(dataset: Dataset, dimension: Dimension, width: int,
+              ascii_only: bool = False) -> RenderableType:
+    lines: list[RenderableType] = []
     for subject in dataset.subjects:
-        for command in dimension.commands.get(subject.id, ()):
-            table.add_row(literal(subject.name), literal("$ " + command.run, "green"),
-                          _command_notes(command))
-    return table
+        entries = dimension.commands.get(subject.id, ())
+        if not entries:
+            continue
+        lines.append(literal(f"{subject.name} commands", "bold cyan"))
+        for command in entries:
+            for line in wrap_command("$ " + command.run, width):
+                lines.append(unbroken(line, "green"))
+            lines.append(Padding(_command_notes(command, ascii_only), (0, 0, 0, DOES_INDENT)))
+    return Group(*lines)
 
 
-def _command_notes(command: Command) -> Text:
+def _command_notes(command: Command, ascii_only: bool = False) -> Text:
     """What a command does, then its caution (highlighted) and what it needs, one per line."""
-    text = literal(command.does)
+    text = literal(command.does, "dim")
     if command.caution:
         text.append("\n")
-        text.append(CAUTION_LABEL, style="bold yellow")
+        text.append(CAUTION_LABEL.replace(CORRECTION_MARK, glyph(CORRECTION_MARK, ascii_only)),
+                    style="bold yellow")
         text.append(command.caution, style="yellow")
     if command.needs:
         text.append("\n")
@@ -118,38 +170,62 @@ def _command_notes(command: Command) -> Text:
     return text
 
 
-def pros_renderable(dataset: Dataset, width: int) -> RenderableType:
-    """Each subject's pros, most votes first, with bars scaled to the largest count."""
+def pros_renderable(dataset: Dataset, width: int, *, ascii_only: bool = False) -> RenderableType:
+    """Each subject's pros, most votes first, with bars scaled to the largest count.
+
+    Side by side only when every label fits its column on one line; otherwise (as at 80
+    columns with the shipped data) stacked, which reads far better than wrapped labels.
+    Side by side, the shorter tables are padded so that the totals line up.
+    """
     most = dataset.max_votes()
-    blocks = [pros_table(subject, dataset.pros_ranked(subject.id), most)
-              for subject in dataset.subjects]
-    if width < STACK_BELOW:
-        return Group(*blocks)
-    grid = Table.grid(expand=True, padding=(0, 2))
+    ranked = [dataset.pros_ranked(subject.id) for subject in dataset.subjects]
+    longest = max((len(pro.label) for pros in ranked for pro in pros), default=0)
+    votes_width = max(len("Votes"), len(str(most)), len(str(max(
+        (sum(p.votes for p in pros) for pros in ranked), default=0))))
+    gap = 2
+    column = (width - gap * (len(ranked) - 1)) // max(1, len(ranked))
+    # Label, votes and bar, with three cells between each (padding and the box's divider);
+    # the bar may shrink to half its width to keep the subjects side by side.
+    room = column - max(longest, len("(no pros listed)")) - votes_width - 6
+    bar_width = BAR_WIDTH if room >= BAR_WIDTH else BAR_WIDTH // 2
+    side_by_side = room >= bar_width
+    rows = max((len(pros) or 1 for pros in ranked), default=1) if side_by_side else 0
+    blocks = [pros_table(subject, pros, most, ascii_only=ascii_only, rows=rows,
+                         expand=side_by_side, bar_width=bar_width if side_by_side else BAR_WIDTH)
+              for subject, pros in zip(dataset.subjects, ranked)]
+    if not side_by_side:
+        return Group(*[part for block in blocks for part in (block, Text(""))][:-1])
+    grid = Table.grid(padding=(0, gap))
     for _ in dataset.subjects:
-        grid.add_column(ratio=1)
+        grid.add_column(width=column)
     grid.add_row(*blocks)
     return grid
 
 
-def bar(votes: int, most: int, width: int = BAR_WIDTH) -> str:
+def bar(votes: int, most: int, width: int = BAR_WIDTH, *, ascii_only: bool = False) -> str:
     """A bar proportional to ``votes`` out of ``most``; any vote shows at least one cell."""
     if most <= 0 or votes <= 0:
         return ""
-    return "█" * max(1, round(votes / most * width))
+    return glyph(BAR_CELL, ascii_only) * max(1, round(votes / most * width))
 
 
-def pros_table(subject: Subject, pros: Sequence[Pro], most: int) -> RenderableType:
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True,
-                  title=literal(subject.name, "bold cyan"), title_justify="left")
+def pros_table(subject: Subject, pros: Sequence[Pro], most: int, *, ascii_only: bool = False,
+               rows: int = 0, expand: bool = True, bar_width: int = BAR_WIDTH) -> RenderableType:
+    """One subject's pros; ``rows`` pads the list to that many rows (to align totals)."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=expand,
+                  title=literal(subject.name, "bold cyan"), title_justify="left",
+                  safe_box=True)
     table.add_column("Pro", overflow="fold", ratio=1, min_width=8)
     table.add_column("Votes", justify="right", no_wrap=True)
     # A fixed width keeps the bars proportional (a flexible column would crop the long ones).
-    table.add_column("", no_wrap=True, width=BAR_WIDTH, overflow="crop")
+    table.add_column("", no_wrap=True, width=bar_width, overflow="crop")
     for pro in pros:
-        table.add_row(literal(pro.label), str(pro.votes), literal(bar(pro.votes, most), "green"))
+        table.add_row(literal(pro.label), str(pro.votes),
+                      literal(bar(pro.votes, most, bar_width, ascii_only=ascii_only), "green"))
     if not pros:
         table.add_row(literal("(no pros listed)", "dim"), "", "")
+    for _ in range(rows - max(1, len(pros))):
+        table.add_row("", "", "")
     total = sum(p.votes for p in pros)
     table.add_section()
     table.add_row(literal("Total", "bold"), literal(str(total), "bold"), "")
@@ -166,13 +242,16 @@ def list_renderable(dataset: Dataset) -> RenderableType:
 
 
 def print_show(console: Console, dataset: Dataset, dimensions: Sequence[Dimension]) -> None:
+    ascii_only = not console.encoding.lower().startswith("utf")
     console.print(literal(dataset.title, "bold"))
     names = " vs ".join(s.name for s in dataset.subjects)
     if names.casefold() != dataset.title.casefold():
         console.print(literal(names, "dim"))
     console.print()
     for dimension in dimensions:
-        console.print(dimension_renderable(dataset, dimension, console.width))
+        # crop=False: a URL or a long word of a command runs past the edge rather than be cut.
+        console.print(dimension_renderable(dataset, dimension, console.width,
+                                           ascii_only=ascii_only), crop=False)
 
 
 # --------------------------------------------------------------------------- Markdown
