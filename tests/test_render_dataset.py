@@ -333,3 +333,51 @@ def test_json_keeps_non_ascii_and_markup(markup: Dataset) -> None:
     output = render.show_json(markup, markup.dimensions)
     assert "[link=file:///etc/passwd]x[/link]" in output
     assert json.loads(output)["subjects"][1]["name"] == "<b>html</b>"
+
+
+# --------------------------------------------------------------------------- hostile text (issue 17)
+
+HOSTILE_RUN = "echo `a` ``b``\n\n<script>alert(1)</script>\n\n    indented code?"
+HOSTILE_URL = "https://example.org/a>)<img src=x onerror=alert(1)>(javascript:alert(1))"
+
+
+def hostile_dataset() -> Dataset:
+    """Strings the loader would refuse (bad URLs), to show the writer is inert on its own."""
+    from kvmq.dataset.model import Command, Dimension, Note, Source, Subject
+
+    subjects = (Subject("a", "A", "t", "https://a.example/"), Subject("b", "B", "t", "https://b.example/"))
+    dimension = Dimension(
+        id="x", title="X\n\n<div>title</div>", verdict="v\n\n# heading",
+        descriptions={"a": "first\n\n<script>evil()</script>\n\n    code", "b": "plain"},
+        notes=(Note("n\n\n<iframe>", HOSTILE_URL, "correction"),),
+        commands={"a": (Command(HOSTILE_RUN, "does"),)},
+        sources=(HOSTILE_URL, "https://example.org/ok"),
+    )
+    return Dataset(title="T", summary="s\n\n<style>x</style>", source=Source("S", "P", HOSTILE_URL),
+                   subjects=subjects, dimensions=(dimension,), pros={"a": (), "b": ()})
+
+
+def test_markdown_of_hostile_text_is_inert() -> None:
+    dataset = hostile_dataset()
+    markdown = render.show_markdown(dataset, dataset.dimensions)
+    tokens = MarkdownIt("commonmark").parse(markdown)
+    kinds = {token.type for token in tokens}
+    assert "html_block" not in kinds and "code_block" not in kinds, markdown
+    inline_kinds = {child.type for token in tokens for child in token.children or ()}
+    assert "html_inline" not in inline_kinds, markdown
+    parsed = markdown_to_html(markdown)
+    assert parsed.tags <= {"h1", "h2", "p", "em", "strong", "blockquote", "a", "ul", "li", "code",
+                           "hr"}, parsed.tags
+    assert all(href.startswith("https://") for href in parsed.hrefs), parsed.hrefs
+    assert not any(c in href for href in parsed.hrefs for c in "<>() \"")
+    # The command is one code span holding all of it (blank lines became spaces).
+    (code,) = [child.content for token in tokens for child in token.children or ()
+               if child.type == "code_inline"]
+    assert code == "echo `a` ``b`` <script>alert(1)</script> indented code?"
+
+
+@pytest.mark.parametrize("text", ["`", "``x``", "a ``` b", "`a`\n\n`b`"])
+def test_code_span_fence_is_longer_than_any_backtick_run(text: str) -> None:
+    tokens = MarkdownIt("commonmark").parseInline(render.md_code(text))
+    (span,) = [t for t in tokens[0].children or () if t.type == "code_inline"]
+    assert span.content.strip() == " ".join(text.split()).replace("\n", " ").strip()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any, Sequence
+from urllib.parse import quote
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -262,9 +263,20 @@ _MD_LINE_START = re.compile(r"^(\s*)([-+=~]|\d+(?=[.)]))", re.MULTILINE)
 
 
 def md_escape(text: str) -> str:
-    """Escape text so a Markdown renderer shows it exactly (no links, HTML or emphasis)."""
+    """Escape text so a Markdown renderer shows it exactly (no links, HTML or emphasis).
+
+    The text stays inside the block it is put in: no blank line (which would end it), no
+    indentation (which could start a code block).
+    """
+    text = "\n".join(line.strip() for line in text.split("\n") if line.strip())
     escaped = _MD_SPECIAL.sub(r"\\\1", text)
     return _MD_LINE_START.sub(_escape_line_start, escaped)
+
+
+def md_url(url: str) -> str:
+    """A URL as a Markdown link destination in ``<...>``: anything that could end it, or
+    start HTML, is percent-encoded (the loader only lets well-formed http(s) URLs in)."""
+    return quote(url, safe="-._~:/?#[]@!$&'*+,;=%")
 
 
 def _escape_line_start(match: re.Match[str]) -> str:
@@ -275,7 +287,9 @@ def _escape_line_start(match: re.Match[str]) -> str:
 
 
 def md_code(text: str) -> str:
-    """An inline code span that survives backticks inside ``text``."""
+    """An inline code span that survives backticks inside ``text`` (its fence is longer than
+    any run of them) and line breaks (a blank line would end the span: they become spaces)."""
+    text = " ".join(part.strip() for part in text.split("\n") if part.strip())
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
@@ -293,7 +307,7 @@ def dimension_markdown(dataset: Dataset, dimension: Dimension, level: int = 2) -
         out += [f"**{md_escape(subject.name)}:** {md_escape(description)}", ""]
     for note in dimension.notes:
         label = "Correction" if note.is_correction else "Note"
-        source = f" ([source](<{note.source}>))" if note.source else ""
+        source = f" ([source](<{md_url(note.source)}>))" if note.source else ""
         out += [f"> **{label}:** {md_escape(note.text)}{source}", ""]
     if dimension.commands:
         out += ["Commands:", ""]
@@ -307,7 +321,7 @@ def dimension_markdown(dataset: Dataset, dimension: Dimension, level: int = 2) -
                     out.append(f"  - {md_escape(NEEDS_LABEL.strip())} {md_escape(command.needs)}")
         out.append("")
     if dimension.sources:
-        out.append("Sources: " + ", ".join(f"<{url}>" for url in dimension.sources))
+        out.append("Sources: " + ", ".join(f"<{md_url(url)}>" for url in dimension.sources))
         out.append("")
     return "\n".join(out)
 
@@ -326,7 +340,7 @@ def _attribution_markdown(dataset: Dataset) -> str:
     if source is None:
         return ""
     title = md_escape(source.title)
-    linked = f"[{title}](<{source.url}>)" if source.url else f"\"{title}\""
+    linked = f"[{title}](<{md_url(source.url)}>)" if source.url else f"\"{title}\""
     return f"---\n\nBased on {linked} by {md_escape(source.publisher)}, corrected and extended.\n"
 
 
