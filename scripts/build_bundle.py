@@ -181,7 +181,8 @@ def payload_files(stage: Path) -> list[tuple[str, bytes]]:
 
 def write_archive(output: Path, files: list[tuple[str, bytes]], version: str) -> str:
     digest = hashlib.sha256()
-    for name, data in files:
+    # In the order of the names as strings: the bootstrap recomputes this from its manifest.
+    for name, data in sorted(files):
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     bundle_name = f"{version}-{digest.hexdigest()[:16]}"
     bootstrap = BOOTSTRAP.read_text(encoding="utf-8").replace("@BUNDLE_NAME@", bundle_name)

@@ -218,6 +218,72 @@ def test_too_old_python_gets_a_clear_message(bundle: Path, tmp_path: Path) -> No
     assert "Traceback" not in result.stderr
 
 
+# --------------------------------------------------------------------------- the unpack folder
+
+
+def unpacked_folder(cache: Path) -> Path:
+    (folder,) = [p for p in (cache / "kvmq" / "bundles").iterdir() if not p.name.startswith(".")]
+    return folder
+
+
+def test_unpacking_compiles_bytecode_even_with_dontwritebytecode(host: BundleHost,
+                                                                 tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    assert_clean(host.run("--version", XDG_CACHE_HOME=str(cache), PYTHONDONTWRITEBYTECODE="1"))
+    folder = unpacked_folder(cache)
+    compiled = list(folder.glob("kvmq/__pycache__/cli.*.pyc")) + list(
+        folder.glob("textual/__pycache__/app.*.pyc"))
+    assert len(compiled) == 2, sorted(p.name for p in folder.rglob("*.pyc"))[:10]
+    assert (folder / ".kvmq-manifest").is_file()
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_a_damaged_unpacking_is_replaced_never_a_traceback(host: BundleHost, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    assert_clean(host.run("--version", XDG_CACHE_HOME=str(cache)))
+    folder = unpacked_folder(cache)
+    (folder / "kvmq" / "cli.py").unlink()
+    assert "architecture" in assert_clean(host.run("list", XDG_CACHE_HOME=str(cache)))
+    assert (unpacked_folder(cache) / "kvmq" / "cli.py").is_file()
+    # Truncated, or a changed size: the same.
+    (unpacked_folder(cache) / "kvmq" / "__init__.py").write_text("raise SystemExit('planted')\n")
+    assert "architecture" in assert_clean(host.run("list", XDG_CACHE_HOME=str(cache)))
+
+
+def test_a_folder_others_can_write_is_never_run_from(host: BundleHost, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    assert_clean(host.run("--version", XDG_CACHE_HOME=str(cache)))
+    folder = unpacked_folder(cache)
+    init = folder / "kvmq" / "__init__.py"
+    size = init.stat().st_size
+    # A planted module of the same size, in a folder that anyone may write to.
+    planted = "import sys; sys.stdout.write('PLANTED'); sys.exit(9)\n"
+    init.write_text(planted + "#" * (size - len(planted) - 1) + "\n")
+    assert init.stat().st_size == size
+    for path in (folder, folder.parent):
+        path.chmod(0o777)
+        out = assert_clean(host.run("--version", XDG_CACHE_HOME=str(cache)))
+        assert "PLANTED" not in out and out.startswith(f"kvmq {__version__}")
+        path.chmod(0o700)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a folder to another user")
+def test_a_folder_of_another_user_is_never_run_from(host: BundleHost, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    assert_clean(host.run("--version", XDG_CACHE_HOME=str(cache)))
+    folder = unpacked_folder(cache)
+    (folder / "kvmq" / "__init__.py").write_text("import sys; sys.stdout.write('PLANTED')\n")
+    for path in [folder, *folder.rglob("*")]:
+        os.lchown(path, 4242, 4242)
+    out = assert_clean(host.run("--version", XDG_CACHE_HOME=str(cache)))
+    assert "PLANTED" not in out and out.startswith(f"kvmq {__version__}")
+    # The bundles folder itself belonging to someone else: a private temporary copy is used.
+    bundles = folder.parent
+    os.lchown(bundles, 4242, 4242)
+    out = assert_clean(host.run("--version", XDG_CACHE_HOME=str(cache)))
+    assert "PLANTED" not in out and out.startswith(f"kvmq {__version__}")
+
+
 # --------------------------------------------------------------------------- helpers
 
 _ESCAPES = re.compile(r"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[\]P_^][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b.")
