@@ -6,20 +6,25 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
 .PHONY: run test lint screenshots bench bundle clean
 
+# Each step says what it does in one line (pip itself stays quiet unless it fails).
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	@echo "make: creating the virtual environment $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV)
 
 # Stamps re-run the install whenever pyproject.toml changes.
 $(VENV)/.installed-app: pyproject.toml src/kvmq/__init__.py | $(BIN)/python
-	$(PIP) install -e .
+	@echo "make: installing kvmq and its dependencies into $(VENV) (pip; about 10 s the first time)"
+	@$(PIP) install -e .
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml src/kvmq/__init__.py | $(BIN)/python
-	$(PIP) install -e '.[test]'
+	@echo "make: installing kvmq with its test tools into $(VENV) (pip; about 20 s the first time)"
+	@$(PIP) install -e '.[test]'
 	@touch $@ $(VENV)/.installed-app
 
 run: $(VENV)/.installed-app
-	$(BIN)/kvmq $(ARGS)
+	@echo "make: starting $(BIN)/kvmq $(ARGS)"
+	@$(BIN)/kvmq $(ARGS)
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import re
+import select
 import subprocess
 import sys
 import time
@@ -517,3 +520,253 @@ def test_cli_paths_never_import_textual(tmp_path: Path, cli_env: dict[str, str],
     assert len(imported) > 20, "-X importtime produced no report"
     assert not [line for line in process.stderr.splitlines() if "textual" in line]
     assert "Traceback" not in process.stderr
+
+
+# --------------------------------------------------------------------------- issues 16 and 17
+
+
+LONG_RUN = ("qemu-system-x86_64 -accel kvm -cpu host -m 2G -smp 4 -drive "
+            "file=/var/lib/images/a-rather-long-disk-image-name.qcow2,if=virtio,cache=none "
+            "-netdev user,id=n0 -device virtio-net-pci,netdev=n0")
+LONG_URL = "https://example.org/a/very/long/path/that/goes/on/and/on/past/eighty/columns/page.html"
+
+
+def long_commands_dataset(tmp_path: Path) -> str:
+    text = Path(MINIMAL).read_text(encoding="utf-8")
+    text = text.replace("        - run: beta --benchmark quokka", f"        - run: {LONG_RUN}")
+    text = text.replace("      - https://example.org/benchmarks", f"      - {LONG_URL}")
+    path = tmp_path / "long.yaml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_show_wraps_commands_at_spaces_with_a_continuation(kvmq: Kvmq, tmp_path: Path) -> None:
+    out = ok(kvmq("--data", long_commands_dataset(tmp_path), "show", "speed",
+                  env={"COLUMNS": "80"}))
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("$ qemu-system"))
+    block = [lines[start]]
+    while block[-1].endswith(" \\"):
+        block.append(lines[start + len(block)])
+    assert len(block) > 1
+    # Broken only at spaces: a line is longer than 80 only when it is a single word.
+    assert all(len(line) <= 80 or len(line.removesuffix(" \\").split()) == 1 for line in block)
+    # Joined back at the continuations, the command is exactly what the dataset says.
+    rejoined = " ".join(line.removesuffix(" \\").strip() for line in block)
+    assert rejoined == "$ " + LONG_RUN
+    # Every URL stands whole on a line of its own.
+    stripped = [line.strip() for line in lines]
+    assert LONG_URL in stripped
+    assert "https://example.org/benchmarks" in stripped
+
+
+def test_show_separates_the_parts_of_a_dimension(kvmq: Kvmq) -> None:
+    out = ok(kvmq("--data", MINIMAL, "show", "speed"))
+    lines = out.splitlines()
+    for heading in ("Beta commands", "Sources"):
+        index = lines.index(heading)
+        assert lines[index - 1] == "", heading
+    note = next(i for i, line in enumerate(lines) if "Correction:" in line)
+    assert lines[note - 1] == ""
+
+
+@pytest.mark.parametrize("command", [("show",), ("pros",), ("list",), ("show", "performance")])
+@pytest.mark.parametrize("width", ["60", "80", "120"])
+def test_text_output_has_no_trailing_spaces(kvmq: Kvmq, command: tuple[str, ...],
+                                            width: str) -> None:
+    out = ok(kvmq(*command, env={"COLUMNS": width}))
+    assert [line for line in out.splitlines() if line != line.rstrip()] == []
+
+
+def test_pros_at_80_columns_are_stacked_with_whole_labels(kvmq: Kvmq) -> None:
+    out = ok(kvmq("pros", env={"COLUMNS": "80"}))
+    assert not re.search(r"^KVM\s+QEMU\s*$", out, re.MULTILINE)
+    assert re.search(r"^Flexible network options\s+2\s", out, re.MULTILINE)
+    totals = [line for line in out.splitlines() if line.startswith("Total")]
+    assert len(totals) == 2
+
+
+def test_side_by_side_pros_align_their_totals(kvmq: Kvmq) -> None:
+    out = ok(kvmq("pros", env={"COLUMNS": "120"}))
+    (line,) = [line for line in out.splitlines() if line.startswith("Total")]
+    assert line.count("Total") == 2
+
+
+def test_a_mistyped_command_gets_a_suggestion(kvmq: Kvmq) -> None:
+    err = usage_error(kvmq("shwo"))
+    assert "kvmq: error: unknown command 'shwo': did you mean 'show'?" in err
+    assert "did you mean 'validate'?" in usage_error(kvmq("--data", MINIMAL, "valdate"))
+
+
+@pytest.mark.parametrize("args", [("--format", "markdown", "check"), ("check", "--format", "markdown"),
+                                  ("--format", "json", "validate", MINIMAL)])
+def test_format_means_the_same_wherever_it_is_given(kvmq: Kvmq, args: tuple[str, ...]) -> None:
+    err = usage_error(kvmq(*args))
+    assert "no markdown output" in err or "no json output" in err
+
+
+def test_help_examples_are_not_joined_by_pipes(kvmq: Kvmq) -> None:
+    out = ok(kvmq("--help"))
+    examples = out.split("examples:")[1]
+    assert "kvmq show performance\n" in examples and " | kvmq" not in examples
+
+
+@pytest.mark.parametrize("args", [("--data", "", "list"), ("validate", ""), ("--data", " ", "show")])
+def test_an_empty_path_is_an_error(kvmq: Kvmq, args: tuple[str, ...]) -> None:
+    assert "not an empty string" in usage_error(kvmq(*args))
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "abc", "", "10000000", "99999999999999999999", "5"])
+def test_columns_is_clamped_and_nonsense_ignored(kvmq: Kvmq, value: str) -> None:
+    started = time.monotonic()
+    out = ok(kvmq("show", "performance", env={"COLUMNS": value}))
+    assert time.monotonic() - started < 20
+    assert "Performance" in out
+    widest = max(len(line) for line in out.splitlines() if "://" not in line)
+    assert 20 <= widest <= 1000
+
+
+def test_output_width_rules() -> None:
+    from kvmq.cli import output_width
+
+    assert output_width({"COLUMNS": "5"}) == 20
+    assert output_width({"COLUMNS": "10000000"}) == 1000
+    assert output_width({"COLUMNS": "132"}) == 132
+    assert 20 <= output_width({"COLUMNS": "1e3"}) <= 1000
+
+
+@pytest.mark.parametrize("env", [{"PYTHONIOENCODING": "ascii"}, {"PYTHONIOENCODING": "latin-1"},
+                                 {"LANG": "C", "LC_ALL": "C", "PYTHONCOERCECLOCALE": "0",
+                                  "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}])
+@pytest.mark.parametrize("command", [("show",), ("pros",), ("list",), ("show", "--format", "json"),
+                                     ("show", "--format", "markdown")])
+def test_legacy_output_encodings_write_what_they_can(env: dict[str, str],
+                                                    command: tuple[str, ...]) -> None:
+    from tests.conftest import kvmq_env
+
+    full_env = kvmq_env(env)
+    if not full_env.get("PYTHONIOENCODING"):
+        full_env.pop("PYTHONIOENCODING", None)
+    result = subprocess.run([sys.executable, "-m", "kvmq", *command], capture_output=True,
+                            timeout=60, env=full_env, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == b""
+    out = result.stdout.decode("latin-1")
+    if command[-1] == "json":
+        assert json.loads(out)["title"] == "KVM vs QEMU"
+    elif command == ("show",):
+        assert "! Correction:" in out  # the ASCII stand-in for the warning sign
+    assert "Architecture" in out or "KVM" in out
+
+
+def _run_in_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    import pty
+
+    main, secondary = pty.openpty()
+    try:
+        process = subprocess.Popen([sys.executable, "-m", "kvmq", *args], stdin=secondary,
+                                   stdout=secondary, stderr=subprocess.PIPE, env=env)
+        os.close(secondary)
+        output = b""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and process.poll() is None:
+            if select.select([main], [], [], 0.2)[0]:
+                try:
+                    output += os.read(main, 65536)
+                except OSError:
+                    break
+        if process.poll() is None:  # it waits for keys: the explorer started
+            process.kill()
+        process.wait(timeout=30)
+        while select.select([main], [], [], 0.1)[0]:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        os.close(main)
+    return process.returncode, output.decode("utf-8", "replace")
+
+
+def test_dumb_terminal_gets_show_not_the_explorer(cli_env: dict[str, str]) -> None:
+    status, out = _run_in_a_terminal([], {**cli_env, "TERM": "dumb"})
+    assert status == 0
+    assert "\x1b[?1049h" not in out  # no alternate screen: the explorer never started
+    assert "Performance" in out and "KVM vs QEMU" in out
+
+
+def test_check_reports_its_verdict_into_a_closed_pipe(cli_env: dict[str, str]) -> None:
+    command = [sys.executable, "-m", "kvmq", "check"]
+    verdict = subprocess.run(command, capture_output=True, env=cli_env, timeout=120,
+                             check=False).returncode
+    assert verdict in (0, 1)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env)
+    assert process.stdout is not None
+    process.stdout.close()  # the reader is gone before kvmq writes a byte
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == verdict, err
+    assert b"Traceback" not in err
+    closed = subprocess.run(["sh", "-c", '"$@" >&-', "sh", *command], capture_output=True,
+                            env=cli_env, timeout=120, check=False)
+    assert closed.returncode == verdict, closed.stderr
+
+
+@pytest.mark.parametrize("hostile", ["\x1b]0;PWNED\x07", "a\nkvmq: error: fake", "\u202eevil",
+                                     "\x1b]52;c;ZXZpbA==\x07"])
+def test_arguments_reach_messages_escaped(kvmq: Kvmq, tmp_path: Path, hostile: str) -> None:
+    # (the kvmq fixture fails on any control character in the output)
+    for args in (("show", hostile), ("--data", str(tmp_path / f"{hostile}.yaml"), "list"),
+                 ("validate", str(tmp_path / hostile)), (hostile,), ("show", "--format", hostile)):
+        err = usage_error(kvmq(*args))
+        assert len(err.strip().splitlines()) <= 3, err  # usage line(s) and one error line
+        assert "\u202e" not in err
+
+
+def test_validate_ok_line_escapes_the_file_name(kvmq: Kvmq, tmp_path: Path) -> None:
+    path = tmp_path / "new\nline\x1b[2J.yaml"
+    path.write_text(Path(MINIMAL).read_text(encoding="utf-8"), encoding="utf-8")
+    out = ok(kvmq("validate", str(path)))
+    assert out.count("\n") == 1 and "new\\nline\\x1b[2J.yaml: OK" in out
+
+
+def test_validate_counts_in_the_singular(kvmq: Kvmq, tmp_path: Path) -> None:
+    text = Path(MINIMAL).read_text(encoding="utf-8")
+    text = text[:text.index("  - id: storage")] + text[text.index("pros:"):]
+    text = text.replace("    - label: Simple\n      votes: 5\n", "").replace(
+        "  beta:\n    - label: Compact\n      votes: 1\n", "  beta: []\n")
+    path = tmp_path / "one.yaml"
+    path.write_text(text, encoding="utf-8")
+    out = ok(kvmq("validate", str(path)))
+    assert "1 dimension, 1 note, 1 pro\n" in out, out
+
+
+class _ClosedPipe(io.StringIO):
+    """A stdout whose reader has gone: every write fails as a closed pipe does."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def isatty(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+@pytest.mark.parametrize("available", [True, False])
+def test_check_exit_status_is_the_verdict_into_a_closed_stdout(
+        monkeypatch: pytest.MonkeyPatch, fmt: str, available: bool) -> None:
+    import dataclasses
+
+    from kvmq import cli
+    from kvmq.host import checks
+
+    real = checks.run_checks()
+    report = dataclasses.replace(real, verdict=dataclasses.replace(real.verdict,
+                                                                   kvm_available=available))
+    monkeypatch.setattr(checks, "run_checks", lambda: report)
+    monkeypatch.setattr(cli, "_silence_stdout", lambda: None)
+    for stdout in (_ClosedPipe(), None):
+        monkeypatch.setattr(sys, "stdout", stdout)
+        assert cli.main(["check", "--format", fmt]) == (0 if available else 1)
