@@ -7,6 +7,7 @@ problem is reported as ``PATH:LINE:COL: where: what``; :func:`load_options` rais
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,11 +137,13 @@ def loads_options(text: str, display: str = "<string>") -> OptionTable:
         _loader._fail(display, 0, 0, "", "the file is empty: an options file starts with 'schema: 1'")
     _loader._import_yaml()
     builder = _OptionsBuilder(display)
-    table = builder.build(_loader._compose(text.lstrip("\ufeff"), display))
+    table = None
+    with contextlib.suppress(_loader._TooManyErrors):  # the builder stops at the error cap
+        table = builder.build(_loader._compose(text.lstrip("\ufeff"), display))
     if builder.errors or table is None:
         errors = sorted(builder.errors, key=lambda e: (e.line, e.col))
         limit = _loader.MAX_REPORTED_ERRORS
-        raise InvalidDataset(errors[:limit], max(0, len(errors) - limit))
+        raise InvalidDataset(errors[:limit], -1 if len(errors) > limit else 0)
     return table
 
 
@@ -190,7 +193,7 @@ class _OptionsBuilder(_loader._Builder):
             return None
         if value in self.sections:
             return self.sections[value]
-        if not _loader._URL_RE.match(value):
+        if _loader._url_problem(value):
             names = ", ".join(sorted(self.sections)) or "(none)"
             self.error(node, where, f"'{_loader._clip(value)}' is neither an http(s) URL nor a "
                                     f"section name ({names})")
