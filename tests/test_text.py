@@ -18,6 +18,6 @@ def test_controls_newlines_and_bidi_are_escaped_visibly() -> None:
 
 def test_limit_caps_the_escaped_length_with_an_ellipsis() -> None:
     assert printable("a" * 50, 10) == "a" * 9 + "…"
-    assert printable("\x1b" * 50, 10) == "\\x1b\\x1b\\x…"
+    assert printable("\x1b" * 50, 10) == "\\x1b\\x1b\\…"
     assert printable("short", 10) == "short"
     assert len(printable("x" * 10_000_000, 40)) == 40  # bounded work on a huge value
