@@ -31,11 +31,9 @@ FORMATS = ("text", "markdown", "json")
 # kvmq.host.fleet's ONLY and SORT_KEYS (kept here so that --help imports nothing).
 FLEET_ONLY = ("failing", "no-report", "no-kvm", "tcg", "ok")
 FLEET_SORT = ("host", "state", "age", "failing", "vms", "tcg")
-COMMANDS = ("show", "pros", "list", "validate", "check", "explain", "vms", "fleet")
 #: The formats each command writes; ``--format`` means the same wherever it is given.
-COMMAND_FORMATS = {"show": FORMATS, "pros": FORMATS, "list": FORMATS, None: FORMATS,
-                   "validate": ("text",), "check": ("text", "json"), "explain": FORMATS,
-                   "fleet": (*FORMATS, "csv")}
+#: (A command not listed writes the three of FORMATS.)
+COMMAND_FORMATS = {"validate": ("text",), "check": ("text", "json"), "fleet": (*FORMATS, "csv")}
 #: Options that take a value (so the word after them is not the command).
 VALUE_OPTIONS = ("--data", "--format")
 #: Output widths beyond these are nonsense (``COLUMNS=0`` lost all output, 10^9 took minutes).
@@ -56,6 +54,8 @@ class _ReaderGone(Exception):
 
 class _Parser(argparse.ArgumentParser):
     """argparse, with its complaints going through the one error path (escaped, exit 2)."""
+
+    command_names: tuple[str, ...] = ()
 
     def error(self, message: str) -> Any:
         self.print_usage(sys.stderr)
@@ -82,7 +82,7 @@ EPILOG = """examples:
   kvmq explain -- qemu-system-x86_64 ..."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
     from kvmq.dataset.model import SCHEMA_VERSION
 
     parser = _Parser(
@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="host (default), state (worst first), age (oldest first), failing, vms, tcg")
     fleet.add_argument("--format", choices=("text", "markdown", "json", "csv"), default=argparse.SUPPRESS,
                        help="output format (default: text; the explorer on a terminal)")
+    parser.command_names = tuple(commands.choices)
     return parser
 
 
@@ -178,13 +179,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    _check_command_name(argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    _check_command_name(argv, tuple(parser.command_names))
+    args = parser.parse_args(argv)
     command: Optional[str] = args.command
     fmt: str = getattr(args, "format", "text")
-    if fmt not in COMMAND_FORMATS[command]:
+    formats = COMMAND_FORMATS.get(command or "show", FORMATS)
+    if fmt not in formats:
         raise UsageError(f"'{command}' has no {fmt} output: --format takes "
-                         f"{' or '.join(COMMAND_FORMATS[command])} there")
+                         f"{' or '.join(formats)} there")
     data: Optional[str] = getattr(args, "data", None)
     if data is not None and not data.strip():
         raise UsageError("--data needs the path of a dataset file, not an empty string")
@@ -211,7 +214,7 @@ def _main(argv: list[str]) -> int:
     return writers[command or "show"]()
 
 
-def _check_command_name(argv: Sequence[str]) -> None:
+def _check_command_name(argv: Sequence[str], commands: Sequence[str]) -> None:
     """A mistyped command gets a "did you mean" (argparse only lists the choices)."""
     index = 0
     while index < len(argv):
@@ -224,10 +227,10 @@ def _check_command_name(argv: Sequence[str]) -> None:
         if word.startswith("-"):
             index += 1
             continue
-        if word in COMMANDS:
+        if word in commands:
             return
-        close = difflib.get_close_matches(word, COMMANDS, n=1, cutoff=0.5)
-        hint = f"did you mean '{close[0]}'?" if close else f"commands are {', '.join(COMMANDS)}"
+        close = difflib.get_close_matches(word, commands, n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'?" if close else f"commands are {', '.join(commands)}"
         raise UsageError(f"unknown command '{printable(word, 60)}': {hint}")
 
 

@@ -158,13 +158,15 @@ def _commands(dataset: Dataset, dimension: Dimension, width: int,
 
 
 def _command_notes(command: Command, ascii_only: bool = False) -> Text:
-    """What a command does, then its caution (highlighted) and what it needs, one per line."""
-    text = literal(command.does, "dim")
+    """Under a command: its caution first (highlighted, so it is not missed), then what it
+    does and what it needs, one per line."""
+    text = Text()
     if command.caution:
-        text.append("\n")
         text.append(CAUTION_LABEL.replace(CORRECTION_MARK, glyph(CORRECTION_MARK, ascii_only)),
                     style="bold yellow")
         text.append(command.caution, style="yellow")
+        text.append("\n")
+    text.append(command.does, style="dim")
     if command.needs:
         text.append("\n")
         text.append(NEEDS_LABEL + command.needs, style="italic")
