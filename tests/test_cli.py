@@ -668,7 +668,7 @@ def _run_in_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
                                    stdout=secondary, stderr=subprocess.PIPE, env=env)
         os.close(secondary)
         output = b""
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 8
         while time.monotonic() < deadline and process.poll() is None:
             if select.select([main], [], [], 0.2)[0]:
                 try:
@@ -770,3 +770,21 @@ def test_check_exit_status_is_the_verdict_into_a_closed_stdout(
     for stdout in (_ClosedPipe(), None):
         monkeypatch.setattr(sys, "stdout", stdout)
         assert cli.main(["check", "--format", fmt]) == (0 if available else 1)
+
+
+def test_a_legacy_encoding_terminal_gets_show_and_a_note(cli_env: dict[str, str]) -> None:
+    """Textual has no ASCII mode: on an ASCII terminal the explorer would be all escapes."""
+    env = {**cli_env, "TERM": "xterm-256color", "LANG": "C", "LC_ALL": "C",
+           "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}
+    status, out = _run_in_a_terminal([], env)
+    assert status == 0  # it printed and exited; the explorer would wait for keys
+    assert "\\u2" not in out
+    assert "Performance" in out
+
+
+def test_a_utf8_terminal_starts_the_explorer(cli_env: dict[str, str]) -> None:
+    """The control for the test above: the same terminal with UTF-8 gets the explorer."""
+    env = {**cli_env, "TERM": "xterm-256color", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    status, out = _run_in_a_terminal([], env)
+    # Still running (killed after waiting for keys), and the comparison was not printed.
+    assert status != 0 and "Performance" not in out

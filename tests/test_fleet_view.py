@@ -60,7 +60,7 @@ async def test_opens_on_the_fleet_tab_with_the_first_host(tmp_path: Path) -> Non
         assert [row.host for row in host_list.rows] == ["hv-fast", "hv-ok", "hv-old", "hv-slow"]
         assert detail_text(app).startswith("hv-fast\nstate: ok")
         # The summary line is painted after the first layout: wait for it, not a fixed time.
-        await wait_until(pilot, lambda: "4 hosts: 2 ok" in screen_text(app))
+        await wait_until(pilot, lambda: "4 hosts: 2 ok, 1 VMs on TCG, 1 no KVM" in screen_text(app))
         screen = screen_text(app)
         assert "4 hosts: 2 ok, 1 VMs on TCG, 1 no KVM" in screen
         assert "hv-old" in screen and "no KVM" in screen

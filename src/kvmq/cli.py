@@ -239,9 +239,27 @@ def _interactive() -> bool:
     if os.environ.get("TERM", "") in ("dumb", "unknown"):
         return False
     try:
-        return sys.stdout.isatty() and sys.stdin.isatty()
+        if not (sys.stdout.isatty() and sys.stdin.isatty()):
+            return False
     except (AttributeError, ValueError):  # closed or missing streams
         return False
+    if not _can_draw_boxes():
+        # Textual has no ASCII mode: on a legacy encoding every line would fill with escapes.
+        sys.stderr.write(f"{PROG}: note: this terminal's encoding "
+                         f"({printable(str(getattr(sys.stdout, 'encoding', '?')), 40)}) cannot show "
+                         "the explorer, so the comparison is printed; a UTF-8 locale "
+                         "(e.g. LANG=C.UTF-8) starts the explorer\n")
+        return False
+    return True
+
+
+def _can_draw_boxes() -> bool:
+    """True when stdout's encoding holds the box-drawing glyphs the explorer is made of."""
+    try:
+        "━╸▏▁—".encode(getattr(sys.stdout, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
 
 
 def _error(message: str) -> None:

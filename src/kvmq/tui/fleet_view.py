@@ -22,6 +22,7 @@ from textual.worker import Worker, WorkerState
 
 from kvmq.host.fleet import Fleet, FleetError, HostRow, read_fleet, select
 from kvmq.render.fleet import summary_line
+from kvmq.text import printable
 from kvmq.tui.fleet_host_detail import FleetHostDetail
 from kvmq.tui.fleet_host_list import FleetHostList
 
@@ -140,7 +141,8 @@ class FleetView(Vertical):
         self._search = [row.search_text() for row in self._base]
         summary = self.query_one("#fleet-summary", Static)
         summary.set_classes("-good" if fleet.ok else "-bad")
-        summary.update(Content(f"{self.folder}: {summary_line(fleet)}"))
+        # The counts first: a long folder path must not push them off a narrow screen.
+        summary.update(Content(f"{summary_line(fleet)} ({printable(str(self.folder))})"))
         self._apply_filter(keep_host)
 
     def _apply_filter(self, keep_host: Optional[str]) -> None:
