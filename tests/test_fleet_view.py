@@ -67,17 +67,20 @@ async def test_opens_on_the_fleet_tab_with_the_first_host(tmp_path: Path) -> Non
 
 
 async def test_moving_shows_each_host_in_full(tmp_path: Path) -> None:
+    """The highlight moves at once; the host's full report follows when the moves stop."""
     app = make_app(fleet_folder(tmp_path, "tcg", "no-kvm"))
     async with fleet_started(app, (120, 36)) as pilot:
+        host_list = app.query_one(FleetHostList)
         await pilot.press("down", "down")
+        assert host_list.current is not None and host_list.current.host == "hv-old"
+        await wait_until(pilot, lambda: detail_text(app).startswith("hv-old\nstate: no KVM"))
         text = detail_text(app)
-        assert text.startswith("hv-old\nstate: no KVM")
         assert "FAIL  kvm.device" in text and "Verdict: QEMU will run without KVM" in text
         await pilot.press("end")
-        text = detail_text(app)
-        assert "TCG while KVM works" in text and "db" in text
+        await wait_until(pilot, lambda: "TCG while KVM works" in detail_text(app))
+        assert "db" in detail_text(app)
         await pilot.press("home")
-        assert detail_text(app).startswith("hv-fast")
+        await wait_until(pilot, lambda: detail_text(app).startswith("hv-fast"))
 
 
 async def test_filter_narrows_and_escape_clears(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.timer import Timer
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
@@ -25,6 +26,9 @@ from kvmq.render.fleet import summary_line
 from kvmq.text import printable
 from kvmq.tui.fleet_host_detail import FleetHostDetail
 from kvmq.tui.fleet_host_list import FleetHostList
+
+# After a move, the highlighted host's report waits this long for the next move.
+DETAIL_DELAY = 0.06
 
 
 class FleetView(Vertical):
@@ -123,6 +127,8 @@ class FleetView(Vertical):
             yield FleetHostList(id="fleet-hosts")
             yield FleetHostDetail(id="fleet-detail")
 
+    _detail_timer: Optional[Timer] = None
+
     def on_mount(self) -> None:
         host_list = self.query_one(FleetHostList)
         self.watch(host_list, "cursor", self._show_current, init=False)
@@ -165,6 +171,14 @@ class FleetView(Vertical):
     # ------------------------------------------------------------------ detail
 
     def _show_current(self) -> None:
+        # The highlight moves at once; the host's full report (the costly part) is drawn when
+        # the moves stop, so holding a key runs through thousands of hosts without a lag.
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        self._detail_timer = self.set_timer(DETAIL_DELAY, self._show_detail)
+
+    def _show_detail(self) -> None:
+        self._detail_timer = None
         row = self.query_one(FleetHostList).current
         detail = self.query_one(FleetHostDetail)
         if row is None or row is detail.row:
