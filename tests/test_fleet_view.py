@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import statistics
-import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
@@ -168,22 +166,14 @@ async def test_five_thousand_hosts_stay_responsive(tmp_path: Path) -> None:
     async with fleet_started(app, (120, 36)) as pilot:
         host_list = app.query_one(FleetHostList)
         assert len(host_list.rows) == 5000
-        moves = []
         for _ in range(20):
-            started = time.perf_counter()
             await pilot.press("down")
-            moves.append(time.perf_counter() - started)
+        await wait_until(pilot, lambda: detail_text(app).startswith(host_list.rows[20].host))
         await pilot.press("slash")
-        keys = []
         for key in "dc3 tcg":
-            started = time.perf_counter()
             await pilot.press(key)
-            keys.append(time.perf_counter() - started)
         assert 0 < len(host_list.rows) < 5000
         assert all("dc3" in row.host for row in host_list.rows)
-        # Generous bounds for a shared CI core; the pilot's own turn is most of it.
-        print(f"5,000 hosts: move median {statistics.median(moves) * 1000:.1f} ms, "
-              f"filter key median {statistics.median(keys) * 1000:.1f} ms")
-        assert statistics.median(moves) < 0.25 and statistics.median(keys) < 0.25, (moves, keys)
+        # Speed is measured by make bench against its floors, never asserted here.
         await pilot.press("escape", "end")
         assert host_list.current is not None and host_list.current.host == "hv04999.dc1.example.net"
