@@ -619,3 +619,17 @@ async def test_keys_typed_after_q_do_nothing_on_a_closing_app() -> None:
             app.post_message(events.Key(character, character))
         await pilot.pause()
     assert app.return_code in (0, None)
+
+
+async def test_the_footer_drops_the_palette_key_when_the_terminal_narrows() -> None:
+    from kvmq.dataset.loader import packaged_data_path
+    from kvmq.tui.app import ExplorerApp
+
+    app = ExplorerApp(packaged_data_path())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        assert "palette" in screen_text(app).splitlines()[-1]  # the control
+        await pilot.resize_terminal(20, 8)
+        await pilot.pause()
+        await pilot.pause()
+        assert "palette" not in screen_text(app).splitlines()[-1]

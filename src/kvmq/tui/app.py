@@ -202,7 +202,11 @@ class ExplorerApp(App[int]):
         # Narrow: the keys keep their labels, without padding and the palette's own label.
         footer = self.query_one(Footer)
         footer.compact = width < 80
-        footer.show_command_palette = width >= 60
+        palette = width >= 60
+        if footer.show_command_palette != palette:
+            # Footer reads this while composing only: a change needs a recompose to show.
+            footer.show_command_palette = palette
+            footer.refresh(recompose=True)
 
     async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.name != "load":
