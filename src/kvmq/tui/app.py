@@ -500,18 +500,7 @@ def run_explorer(path: Path) -> int:
         ExplorerCrashed: an unexpected error stopped the explorer (one line, no traceback
             unless ``KVMQ_DEBUG`` is set).
     """
-    app = ExplorerApp(path)
-    debug = bool(os.environ.get("KVMQ_DEBUG"))
-    report = io.StringIO()
-    if not debug:
-        # Textual prints a traceback here after a crash; the CLI prints one line instead.
-        app.error_console = Console(file=report, width=1000, markup=False, highlight=False)
-    app.run()
-    if app.load_error is not None:
-        raise app.load_error
-    if app.return_code:
-        lines = [line.strip() for line in report.getvalue().splitlines() if line.strip()]
-        raise ExplorerCrashed(printable(lines[-1]) if lines else f"exit status {app.return_code}")
+    _run(ExplorerApp(path))
     return 0
 
 
@@ -525,10 +514,15 @@ def run_fleet_explorer(folder: Path, fleet: Fleet, *, only: Optional[str] = None
     from kvmq.tui.fleet_view import FleetView
 
     view = FleetView(folder, fleet, only=only, sort=sort, id="fleet-view")
-    app = ExplorerApp(resolve_data_path(None), fleet_view=view)
-    debug = bool(os.environ.get("KVMQ_DEBUG"))
+    _run(ExplorerApp(resolve_data_path(None), fleet_view=view))
+    return 0 if view.fleet.ok else 1
+
+
+def _run(app: ExplorerApp) -> None:
+    """Run ``app``; a load error or a crash is raised for the CLI to print as one line."""
     report = io.StringIO()
-    if not debug:
+    if not os.environ.get("KVMQ_DEBUG"):
+        # Textual prints a traceback here after a crash; the CLI prints one line instead.
         app.error_console = Console(file=report, width=1000, markup=False, highlight=False)
     app.run()
     if app.load_error is not None:
@@ -536,4 +530,3 @@ def run_fleet_explorer(folder: Path, fleet: Fleet, *, only: Optional[str] = None
     if app.return_code:
         lines = [line.strip() for line in report.getvalue().splitlines() if line.strip()]
         raise ExplorerCrashed(printable(lines[-1]) if lines else f"exit status {app.return_code}")
-    return 0 if view.fleet.ok else 1
