@@ -633,3 +633,28 @@ async def test_the_footer_drops_the_palette_key_when_the_terminal_narrows() -> N
         await pilot.pause()
         await pilot.pause()
         assert "palette" not in screen_text(app).splitlines()[-1]
+
+
+async def test_the_pane_lays_out_ahead_where_the_user_is_heading() -> None:
+    # Moving down, only the next dimension is laid out ahead; moving up, the previous one;
+    # after a jump (End), the entries on both sides that exist.
+    dataset = shipped()
+    dimensions = dataset.dimensions
+    app = make_app(dataset)
+    async with started(app, size=SIZE) as pilot:
+        dimension_list = app.query_one(DimensionList)
+        pane = app.query_one(ComparisonPane)
+        shown: list[list[str]] = []
+        original = pane.show_dimension
+
+        def recording(dimension, neighbours=None):  # type: ignore[no-untyped-def]
+            shown.append([d.id for d in neighbours or ()])
+            original(dimension, neighbours)
+
+        pane.show_dimension = recording  # type: ignore[method-assign]
+        for key in ("down", "down", "up", "end"):
+            await pilot.press(key)
+            await pilot.pause()
+        assert dimension_list.highlighted == len(dimensions) - 1
+        assert shown == [[dimensions[2].id], [dimensions[3].id], [dimensions[0].id],
+                         [dimensions[-2].id]]

@@ -253,10 +253,11 @@ class ExplorerApp(App[int]):
         dimension_list = self.query_one(DimensionList)
         pane = self.query_one(ComparisonPane)
 
-        def show_current() -> None:
+        def show_current(old: Optional[int], new: Optional[int]) -> None:
             dimension = dimension_list.current
             if dimension is not None:
-                pane.show_dimension(dimension, dimension_list.neighbours())
+                step = new - old if old is not None and new is not None else 0
+                pane.show_dimension(dimension, dimension_list.neighbours(step))
 
         # A watcher runs in the same turn as the move (a message would arrive a hop later).
         self.watch(dimension_list, "highlighted", show_current, init=False)

@@ -43,6 +43,8 @@ MAX_COLUMN_TEXT = 8_000
 CACHE_SIZE = 64
 # After a move, the virtual size (and its whole-screen layout) waits this long for the next.
 VIRTUAL_SIZE_DELAY = 0.08
+# After a frame, the neighbours are laid out this long later (well before a key repeats).
+PREFETCH_DELAY = 0.002
 NOTES_BAR = "▌ "
 # The shell's line continuation: a wrapped command still runs when pasted.
 CONTINUATION = " \\"
@@ -123,9 +125,12 @@ class ComparisonPane(ScrollView, can_focus=True):
         self._filler = Strip.blank(0)
         self._neighbours: Optional[Sequence[Dimension]] = None
         self._prefetch_pending = False
+        self._prefetch_timer: Optional[Timer] = None
         self._virtual_size_timer: Optional[Timer] = None
         self._selection_now: Optional[Selection] = None
         self._in_frame = False
+        self._frame_document: Optional[LazyLines] = None
+        self._frame_top = 0
         self._document_width = 0
         self._filler_style: Optional[RichStyle] = None
 
@@ -291,28 +296,38 @@ class ComparisonPane(ScrollView, can_focus=True):
             self._filler = Strip.blank(width, style)
             self._filler_style = style
         if self._prefetch_pending:
-            # Queued from inside the frame being composed, so it runs once that frame is on
-            # screen (call_after_refresh may run before it).
+            # Started from inside the frame being composed, so it runs once that frame is on
+            # screen (call_after_refresh may run before it); the short delay lets keys that
+            # are already waiting be handled first, and a move in the meantime replaces it.
             self._prefetch_pending = False
-            self.call_later(self._prefetch_neighbours)
-        # Looked up once per frame rather than once per row.
+            if self._prefetch_timer is not None:
+                self._prefetch_timer.stop()
+            self._prefetch_timer = self.set_timer(PREFETCH_DELAY, self._prefetch_neighbours)
+        # Looked up once per frame rather than once per row (each lookup of the content
+        # region recomputes it from the styles).
         self._selection_now = self.text_selection
+        self._frame_document = self._current_document()
+        self._frame_top = int(self.scroll_offset.y)
         self._in_frame = True
         try:
             return super().render_lines(crop)
         finally:
             self._in_frame = False
+            self._frame_document = None
 
     def render_line(self, y: int) -> Strip:
-        document = self._current_document()
-        line = int(self.scroll_offset.y) + y
+        if self._in_frame:
+            document, line = self._frame_document, self._frame_top + y
+            selection = self._selection_now
+        else:
+            document, line = self._current_document(), int(self.scroll_offset.y) + y
+            selection = self.text_selection
         if document is None:
             return self._filler
         document.ensure(line + 1)
         if line >= len(document.strips):
             return self._filler
         strip = document.strips[line]
-        selection = self._selection_now if self._in_frame else self.text_selection
         if selection is not None:
             strip = self._with_selection(strip, line, selection)
         return strip
@@ -356,6 +371,7 @@ class ComparisonPane(ScrollView, can_focus=True):
     def _prefetch_neighbours(self) -> None:
         """Lay out the first screen of the dimensions next to the shown one, once the frame
         is painted: moving through the list then finds their strips ready."""
+        self._prefetch_timer = None
         dimension = self.dimension
         width = self.scrollable_content_region.width
         if dimension is None or width <= 0 or not self.is_attached:

@@ -86,13 +86,19 @@ class DimensionList(OptionList):
             return None
         return self._shown[self.highlighted]
 
-    def neighbours(self) -> list[Dimension]:
-        """The entries after and before the highlighted one, as shown (filtered or not)."""
+    def neighbours(self, step: int = 0) -> list[Dimension]:
+        """Where the user is likely to move next, as shown (filtered or not).
+
+        ``step``: the move that led here (1 down, -1 up); after such a move only the next
+        entry in that direction, otherwise the entries after and before. One entry rather
+        than two halves the work the pane does ahead while a key repeats.
+        """
         highlighted = self.highlighted
         if highlighted is None:
             return []
+        candidates = (highlighted + step,) if step in (1, -1) else (highlighted + 1, highlighted - 1)
         shown = self._shown
-        return [shown[i] for i in (highlighted + 1, highlighted - 1) if 0 <= i < len(shown)]
+        return [shown[i] for i in candidates if 0 <= i < len(shown)]
 
     @property
     def total(self) -> int:
