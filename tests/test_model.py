@@ -11,7 +11,7 @@ import pytest
 
 from kvmq.dataset import loader
 from kvmq.dataset.collector import collector_paused
-from kvmq.dataset.model import Dataset
+from kvmq.dataset.model import FORBIDDEN_CHARS_RE, Dataset, find_forbidden
 
 DATASETS = Path(__file__).resolve().parent / "fixtures" / "datasets"
 
@@ -50,6 +50,9 @@ def test_from_dict_inverts_to_dict(path: Path) -> None:
     lambda d: d["dimensions"][0]["commands"]["kvm"][0].update(cuation="x"),
     lambda d: d["dimensions"][0]["commands"]["kvm"][0].pop("does"),
     lambda d: d.update(source={"title": "no publisher"}),
+    lambda d: d["dimensions"][1]["descriptions"].update(kvm="del\x7f"),
+    lambda d: d["dimensions"][1]["descriptions"].update(qemu="arrow \u2192 then C1 \x85"),
+    lambda d: d["dimensions"][2].update(sources=["https://example.org/\u200b"]),
 ])
 def test_from_dict_refuses_what_a_parse_would_refuse(change) -> None:
     data = copy.deepcopy(loader.load(loader.packaged_data_path(), use_cache=False).to_dict())
@@ -88,3 +91,19 @@ def test_collector_pauses_never_leave_it_off() -> None:
     for thread in threads:
         thread.join()
     assert gc.isenabled()
+
+
+def test_find_forbidden_agrees_with_the_pattern_on_ascii_and_other_text() -> None:
+    # The ASCII fast path and the pattern must accept and refuse exactly the same strings.
+    samples = [chr(c) for c in (*range(0, 0x250), 0x61C, 0x200B, 0x200E, 0x2028, 0x202E,
+                                0x2060, 0x2066, 0xFEFF, 0xE0001, 0xD800, 0x2192)]
+    for ascii_only in (True, False):
+        for index, char in enumerate(samples):
+            if ascii_only and not char.isascii():
+                continue
+            texts = ["plain", f"x{char}y", "tail" if ascii_only else "t\u00e9"]
+            expected = FORBIDDEN_CHARS_RE.search("\n".join(texts))
+            found = find_forbidden(texts)
+            assert (found is None) == (expected is None), (index, char)
+            assert found is None or FORBIDDEN_CHARS_RE.fullmatch(found)
+    assert find_forbidden([]) is None
