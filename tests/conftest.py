@@ -74,3 +74,15 @@ def run_kvmq(tmp_path: Path) -> RunKvmq:
         )
 
     return run
+
+
+# Test files that run the one-file bundle: collecting any of them starts its build in the
+# background, so the build overlaps other tests (tests/bundle_cache.py).
+_BUNDLE_USERS = {"test_bundle.py", "test_fleet_ansible.py"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if any(item.path.name in _BUNDLE_USERS for item in items):
+        from tests import bundle_cache
+
+        bundle_cache.start_in_background()

@@ -10,6 +10,7 @@ directory. A missing interpreter skips its tests with the reason, never silently
 from __future__ import annotations
 
 import glob
+import importlib.util
 import json
 import os
 import pty
@@ -20,7 +21,6 @@ import signal
 import stat
 import struct
 import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -31,9 +31,9 @@ import pytest
 from kvmq import __version__
 from kvmq.dataset.loader import load
 from kvmq.dataset.model import SCHEMA_VERSION
+from tests import bundle_cache
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_bundle.py"
 SHIPPED_DATASET = REPO_ROOT / "data" / "kvm-vs-qemu.yaml"
 PYTHONS = ("3.9", "3.13")  # the oldest and newest supported: what the bundle must serve
 MAX_BUNDLE_BYTES = 8_000_000  # 2.6 MB when written; a jump means something big crept in
@@ -68,11 +68,12 @@ def find_python(version: str) -> Optional[str]:
 
 @pytest.fixture(scope="session")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``kvmq.pyz`` built from this checkout by the build script (what ``make bundle`` runs)."""
+    """``kvmq.pyz`` built from this checkout by the build script (what ``make bundle`` runs),
+    once for every test that needs it (tests/bundle_cache.py)."""
+    built = bundle_cache.build()
+    # A copy of its own: the tests change its mode and run it; the shared one stays as built.
     output = tmp_path_factory.mktemp("bundle") / "kvmq.pyz"
-    result = subprocess.run([sys.executable, str(BUILD_SCRIPT), "--output", str(output)],
-                            capture_output=True, text=True, timeout=600, check=False)
-    assert result.returncode == 0, f"bundle build failed:\n{result.stdout}\n{result.stderr}"
+    shutil.copy2(built, output)
     return output
 
 
@@ -119,6 +120,41 @@ def host(request: pytest.FixtureRequest, bundle: Path,
         pytest.skip(f"python{request.param} not found (not on PATH, not under `pyenv root`): "
                     "the bundle is not tested with it")
     return BundleHost(tmp_path_factory.mktemp(f"py{request.param}"), python, bundle)
+
+
+# What the trust tests' bundle holds: the CLI's own imports (``kvmq list`` needs yaml and
+# rich), without the explorer's (textual and pygments are three quarters of the payload).
+CLI_PACKAGES = ("kvmq", "yaml", "rich")
+
+
+@pytest.fixture(scope="session")
+def cli_bundle(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real bundle's bootstrap with the CLI part of its payload, written by the build
+    script's own archive writer: each run of the trust tests below unpacks afresh, several
+    times, and this unpacks in a fraction of the time."""
+    spec = importlib.util.spec_from_file_location("build_bundle", REPO_ROOT / "scripts" / "build_bundle.py")
+    assert spec is not None and spec.loader is not None
+    build_bundle = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_bundle)
+    with zipfile.ZipFile(bundle) as archive:
+        files = [(name, archive.read(name)) for name in archive.namelist()
+                 if name.split("/")[1:2] and name.split("/")[1] in CLI_PACKAGES
+                 and name.startswith(build_bundle.PAYLOAD) and not name.endswith("/")]
+    output = tmp_path_factory.mktemp("cli-bundle") / "kvmq.pyz"
+    build_bundle.write_archive(output, files, __version__)
+    return output
+
+
+@pytest.fixture(scope="module")
+def one_host(cli_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> BundleHost:
+    """One Python for the trust rules of the unpack folder: the bootstrap's checks use only
+    os and stat calls that behave alike on every supported Python (the every-command tests
+    above run both), and these tests unpack the payload several times each."""
+    for version in PYTHONS:
+        python = find_python(version)
+        if python is not None:
+            return BundleHost(tmp_path_factory.mktemp(f"trust-py{version}"), python, cli_bundle)
+    pytest.skip(f"none of python{', python'.join(PYTHONS)} found: the bundle is not tested")
 
 
 def assert_clean(result: subprocess.CompletedProcess[str], allowed: tuple[int, ...] = (0,)) -> str:
@@ -238,7 +274,8 @@ def test_unpacking_compiles_bytecode_even_with_dontwritebytecode(host: BundleHos
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
 
 
-def test_a_damaged_unpacking_is_replaced_never_a_traceback(host: BundleHost, tmp_path: Path) -> None:
+def test_a_damaged_unpacking_is_replaced_never_a_traceback(one_host: BundleHost, tmp_path: Path) -> None:
+    host = one_host
     cache = tmp_path / "cache"
     assert_clean(host.run("--version", XDG_CACHE_HOME=str(cache)))
     folder = unpacked_folder(cache)
@@ -250,7 +287,8 @@ def test_a_damaged_unpacking_is_replaced_never_a_traceback(host: BundleHost, tmp
     assert "architecture" in assert_clean(host.run("list", XDG_CACHE_HOME=str(cache)))
 
 
-def test_a_folder_others_can_write_is_never_run_from(host: BundleHost, tmp_path: Path) -> None:
+def test_a_folder_others_can_write_is_never_run_from(one_host: BundleHost, tmp_path: Path) -> None:
+    host = one_host
     cache = tmp_path / "cache"
     assert_clean(host.run("--version", XDG_CACHE_HOME=str(cache)))
     folder = unpacked_folder(cache)
@@ -268,7 +306,8 @@ def test_a_folder_others_can_write_is_never_run_from(host: BundleHost, tmp_path:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a folder to another user")
-def test_a_folder_of_another_user_is_never_run_from(host: BundleHost, tmp_path: Path) -> None:
+def test_a_folder_of_another_user_is_never_run_from(one_host: BundleHost, tmp_path: Path) -> None:
+    host = one_host
     cache = tmp_path / "cache"
     assert_clean(host.run("--version", XDG_CACHE_HOME=str(cache)))
     folder = unpacked_folder(cache)

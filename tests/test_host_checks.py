@@ -486,8 +486,8 @@ def test_identity(reports: dict[str, Report]) -> None:
 
 def test_flooding_qemu_is_stopped() -> None:
     start = time.monotonic()
-    report = run_checks(fake_host("qemu-flood", timeout=5.0))
-    assert time.monotonic() - start < 3
+    report = run_checks(fake_host("qemu-flood", timeout=30.0))
+    assert time.monotonic() - start < 15  # stopped at the output limit, not at the timeout
     for name in ("qemu-system-x86_64", "qemu-system-i386"):
         row = check(report, f"qemu.binaries.{name}")
         assert row.status is Status.WARN and "64 KiB" in row.finding
@@ -501,8 +501,8 @@ def test_run_program_reads_a_bounded_amount() -> None:
 
 def test_background_child_holding_the_pipe_counts_as_answered() -> None:
     start = time.monotonic()
-    report = run_checks(fake_host("qemu-background", timeout=3.0))
-    assert time.monotonic() - start < 1.5
+    report = run_checks(fake_host("qemu-background", timeout=30.0))
+    assert time.monotonic() - start < 15  # answered when it exited, not at the timeout
     row = check(report, "qemu.binaries.qemu-system-x86_64")
     assert row.status is Status.PASS and "8.2.2" in row.finding and "kvm" in row.finding
 
@@ -516,9 +516,9 @@ def test_many_hung_binaries_share_one_deadline(tmp_path: Path) -> None:
     for index in range(40):
         shutil.copy2(hung, tree / f"usr/bin/qemu-system-hung{index:02d}")
     start = time.monotonic()
-    report = run_checks(host_from_tree(tree, timeout=0.5))
+    report = run_checks(host_from_tree(tree, timeout=2.0))
     elapsed = time.monotonic() - start
-    assert elapsed < 2.5, elapsed  # one timeout (and a little), not 41 / 8 of them
+    assert elapsed < 7, elapsed  # one timeout (and a little), not 41 / 8 of them (10 s)
     assert len([c for c in report.checks if c.id.startswith("qemu.binaries.qemu-system-hung")]) == 40
     assert "41 not answering" in check(report, "qemu.binaries").finding
 
@@ -530,4 +530,4 @@ def test_cancel_stops_running_probes() -> None:
     threading.Timer(0.3, host.cancel.set).start()
     start = time.monotonic()
     run_checks(host)
-    assert time.monotonic() - start < 3
+    assert time.monotonic() - start < 15  # stopped by the cancel, not by the 30 s timeout

@@ -422,7 +422,7 @@ def test_query_kvm_times_out_on_a_silent_server(short_tmp: Path) -> None:
     try:
         start = time.monotonic()
         answer = vms.query_kvm(QmpAddress("unix", path=str(short_tmp / "q.sock")), 0.3)
-        assert time.monotonic() - start < 2
+        assert time.monotonic() - start < 10  # the timeout ended it; without one it hangs
     finally:
         server.close()
     assert answer.enabled is None and "no answer within 0.3 s" in answer.error
