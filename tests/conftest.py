@@ -81,7 +81,22 @@ def run_kvmq(tmp_path: Path) -> RunKvmq:
 _BUNDLE_USERS = {"test_bundle.py", "test_fleet_ansible.py"}
 
 
+# Files whose tests share module- or session-scoped fixtures (a playbook run, a bundle, a
+# benchmark run, booted VMs, a parsed table): with `make test`'s `--dist loadgroup`, each runs
+# on one worker, so a fixture is built once. Every other test is handed out on its own, which
+# keeps both workers busy to the end.
+_SHARED_FIXTURE_FILES = {
+    "test_bench.py", "test_bundle.py", "test_data.py", "test_fleet_ansible.py",
+    "test_host_checks.py", "test_loader.py", "test_packaging.py", "test_render_dataset.py",
+    "test_render_fleet.py", "test_vms.py", "test_vms_real.py",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups off the markers
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in _SHARED_FIXTURE_FILES:
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
     if any(item.path.name in _BUNDLE_USERS for item in items):
         from tests import bundle_cache
 

@@ -138,6 +138,24 @@ def test_corrupt_entry_falls_back_to_parsing(tmp_path: Path, cache_home: Path) -
     assert parser.calls == 0 and warm.to_dict() == cold.to_dict()
 
 
+def test_an_unusable_entry_reads_the_file_again_and_caches_what_it_parsed(
+        tmp_path: Path, cache_home: Path) -> None:
+    # A hit lets go of the file's bytes before decoding the entry (memory), so a bad entry
+    # means reading the file again; if it changed meanwhile, the new content is what counts.
+    path = copy_shipped(tmp_path)
+    load_via_cache(path)
+    [old_entry] = entries(cache_home)
+    old_entry.write_bytes(old_entry.read_bytes()[:-10])  # truncated: unusable
+    old = path.read_bytes()
+    new = old.replace(b"title: KVM vs QEMU", b"title: Edited meanwhile", 1)
+    assert new != old
+    reads = iter([old, new])
+    dataset = cache.load_through_cache(lambda: next(reads), str(path),
+                                       lambda raw: ds.loads(raw.decode("utf-8"), str(path)))
+    assert dataset.title == "Edited meanwhile"
+    assert cache.entry_path(cache.content_digest(new)).is_file()
+
+
 @pytest.mark.parametrize("content", [b"", b"garbage", cache.MAGIC, cache.MAGIC + b"\x00" * 100])
 def test_truncated_or_foreign_entry_falls_back(tmp_path: Path, cache_home: Path,
                                                content: bytes) -> None:

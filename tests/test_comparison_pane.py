@@ -275,7 +275,9 @@ async def test_the_screen_shows_exactly_the_highlighted_dimension_after_every_mo
         pane = app.query_one(ComparisonPane)
         region = pane.scrollable_content_region
         count = len(app.dataset.dimensions)
-        keys = ["down"] * (count - 1) + ["up"] * (count - 1) + ["end", "home"]
+        # Every dimension after the one before it, then moves back up, far jumps, and a
+        # jump to a neighbour the pane had laid out ahead.
+        keys = ["down"] * (count - 1) + ["up"] * 4 + ["end", "home", "down"]
         for key in keys:
             await pilot.press(key)
             await pilot.pause()
@@ -363,30 +365,31 @@ async def test_a_source_url_is_a_clickable_link() -> None:
 
 
 async def test_a_huge_description_and_many_subjects_never_freeze_the_pane(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Issue 17, item 7: a 10 MB description used to be wrapped whole before the first frame.
+    # It is laid out as far as the view needs: about 90,000 rows in all at this width, of
+    # which the first frame and a few pages down lay out a few hundred.
     import dataclasses
-    import time
 
     dataset = shipped()
     first = dataset.dimensions[0]
-    huge = dataclasses.replace(first, descriptions={
-        **first.descriptions, dataset.subjects[0].id: ("lorem ipsum dolor sit amet " * 400_000)})
+    text = "lorem ipsum dolor sit amet " * 400_000
+    full_rows = len(text) // 120
+    huge = dataclasses.replace(first, descriptions={**first.descriptions, dataset.subjects[0].id: text})
     many = tuple(dataclasses.replace(dataset.subjects[0], id=f"s{i}", name=f"S{i}")
                  for i in range(10_000))
     wide = dataclasses.replace(dataset, subjects=many, dimensions=(huge, *dataset.dimensions[1:]))
     for data in (dataclasses.replace(dataset, dimensions=(huge, *dataset.dimensions[1:])), wide):
         app = PaneApp(data)
-        started_at = time.monotonic()
-        app.animation_level = "none"  # time the work, not the scrolling animation
+        app.animation_level = "none"
         async with app.run_test(size=(120, 36)) as pilot:
             pane = app.query_one(ComparisonPane)
             await pilot.pause()
-            assert time.monotonic() - started_at < 3
+            assert 36 <= pane.virtual_size.height < full_rows // 20
             pane.focus()
-            moment = time.monotonic()
             await pilot.press("pagedown", "pagedown", "end")
             await pilot.pause()
-            assert time.monotonic() - moment < 1
             assert pane.scroll_y > 0
+            assert pane.virtual_size.height < full_rows // 20
 
 
 async def test_a_move_never_waits_for_a_layout_and_the_scrollbar_follows() -> None:

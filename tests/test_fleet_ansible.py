@@ -9,6 +9,7 @@ the test extra; without ``ansible-playbook`` the module is skipped with a printe
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -34,7 +35,7 @@ def ansible_playbook() -> str:
     return str(beside) if beside.exists() else (shutil.which("ansible-playbook") or "")
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: local_truth caches per run
 class Run:
     scratch: Path
     bundle: Path
@@ -94,8 +95,10 @@ def fleet_json(run: Run, *args: str) -> dict:  # type: ignore[type-arg]
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
+@functools.cache
 def local_truth(run: Run) -> tuple[bool, bool]:
-    """(KVM available here, `kvmq vms` exists in this checkout), from the bundle itself."""
+    """(KVM available here, `kvmq vms` exists in this checkout), from the bundle itself
+    (asked once: the answer is the same for every test of the module)."""
     env = {**run.env, "XDG_CACHE_HOME": str(run.scratch / "truth-cache")}
     check = subprocess.run([sys.executable, str(run.bundle), "check", "--format", "json"],
                            capture_output=True, text=True, timeout=120, env=env, check=False)

@@ -160,20 +160,24 @@ async def test_the_fleet_tab_is_absent_without_a_fleet() -> None:
         assert app.query_one(TabbedContent).active != "fleet"
 
 
-async def test_five_thousand_hosts_stay_responsive(tmp_path: Path) -> None:
-    folder = generator().write_fleet(tmp_path / "fleet", 5000)
+async def test_a_thousand_hosts_move_filter_and_clear(tmp_path: Path) -> None:
+    # A fleet big enough that the list must only lay out what is visible (make bench
+    # measures merging 5,000 reports; speed is never asserted here).
+    hosts = 1000
+    folder = generator().write_fleet(tmp_path / "fleet", hosts)
     app = make_app(folder)
     async with fleet_started(app, (120, 36)) as pilot:
         host_list = app.query_one(FleetHostList)
-        assert len(host_list.rows) == 5000
+        assert len(host_list.rows) == hosts
+        last = host_list.rows[-1].host
         for _ in range(20):
             await pilot.press("down")
         await wait_until(pilot, lambda: detail_text(app).startswith(host_list.rows[20].host))
         await pilot.press("slash")
         for key in "dc3 tcg":
             await pilot.press(key)
-        assert 0 < len(host_list.rows) < 5000
+        assert 0 < len(host_list.rows) < hosts
         assert all("dc3" in row.host for row in host_list.rows)
-        # Speed is measured by make bench against its floors, never asserted here.
         await pilot.press("escape", "end")
-        assert host_list.current is not None and host_list.current.host == "hv04999.dc1.example.net"
+        assert len(host_list.rows) == hosts
+        assert host_list.current is not None and host_list.current.host == last

@@ -26,6 +26,10 @@ def test_from_dict_inverts_to_dict(path: Path) -> None:
     rebuilt = Dataset.from_dict(dataset.to_dict(), dataset.path)
     assert rebuilt == dataset
     assert rebuilt.to_dict() == dataset.to_dict()
+    # What the cache does: the same result, the input's dimensions let go as they are built.
+    data = dataset.to_dict()
+    assert Dataset.from_dict(data, dataset.path, consume=True) == dataset
+    assert data["dimensions"] == [None] * len(dataset.dimensions)
 
 
 @pytest.mark.parametrize("change", [

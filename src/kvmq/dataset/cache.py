@@ -118,19 +118,37 @@ def cached_load(raw: bytes, display: str, parse: Callable[[], Dataset]) -> Datas
 
     ``display`` becomes :attr:`Dataset.path`; it is not part of the key.
     """
+    return load_through_cache(lambda: raw, display, lambda _raw: parse())
+
+
+def load_through_cache(read: Callable[[], bytes], display: str,
+                       parse: Callable[[bytes], Dataset]) -> Dataset:
+    """Like :func:`cached_load`, for a file that ``read()`` reads (again, if need be).
+
+    On a hit the file's bytes are let go once hashed, so they are not held while the entry
+    is decoded: what a warm start holds at its peak is the entry and the dataset being built.
+    On a miss, or an entry that turns out unusable, the file is read again and parsed.
+    """
+    raw = read()
     if not enabled():
-        return parse()
+        return parse(raw)
     try:
         digest = content_digest(raw)
         path = entry_path(digest)
-        dataset = read_entry(path, digest, display)
     except Exception:  # the cache must never be the reason loading fails
-        return parse()
+        return parse(raw)
+    del raw
+    try:
+        dataset = read_entry(path, digest, display)
+    except Exception:
+        dataset = None
     if dataset is not None:
         return dataset
-    dataset = parse()
+    raw = read()
+    digest = content_digest(raw)  # it may have changed since: the entry is for what is parsed
+    dataset = parse(raw)
     with contextlib.suppress(Exception):
-        write_entry(path, digest, dataset)
+        write_entry(entry_path(digest), digest, dataset)
     return dataset
 
 
@@ -174,9 +192,10 @@ def read_entry(path: Path, digest: bytes, display: str) -> Optional[Dataset]:
     try:
         with collector_paused():
             tag, payload = marshal.loads(body)
+            del body  # the entry's bytes are not needed while the dataclasses are built
             if tag != FORMAT_TAG:
                 return None
-            dataset = Dataset.from_dict(payload, display)
+            dataset = Dataset.from_dict(payload, display, consume=True)
     except Exception:  # marshal's errors and from_dict's ValueError alike: not ours
         return None
     with contextlib.suppress(OSError):  # mark it recently used, for the pruning

@@ -129,14 +129,14 @@ def load(path: os.PathLike[str] | str, *, use_cache: bool = True) -> Dataset:
         InvalidDataset: with every problem found, each naming file, line and column.
     """
     display = str(path)
-    raw = _read_bytes(Path(path), display)
+    if not use_cache:
+        return loads(_decode(_read_bytes(Path(path), display), display), display)
     # An unchanged file comes from the cache of validated datasets (keyed by the content
     # hash); a miss, or any problem with the cache, parses and validates as usual.
-    if not use_cache:
-        return loads(_decode(raw, display), display)
-    from kvmq.dataset.cache import cached_load
+    from kvmq.dataset.cache import load_through_cache
 
-    return cached_load(raw, display, lambda: loads(_decode(raw, display), display))
+    return load_through_cache(lambda: _read_bytes(Path(path), display), display,
+                              lambda raw: loads(_decode(raw, display), display))
 
 
 def loads(text: str, display: str = "<string>") -> Dataset:

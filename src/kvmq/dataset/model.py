@@ -219,8 +219,13 @@ class Dataset:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], path: str = "") -> Dataset:
+    def from_dict(cls, data: Mapping[str, Any], path: str = "", *,
+                  consume: bool = False) -> Dataset:
         """The inverse of :meth:`to_dict`, checked as strictly as a parse.
+
+        ``consume=True`` empties ``data["dimensions"]`` item by item as each is built, so that
+        a caller holding nothing else of ``data`` (the cache, just after unmarshalling) never
+        has the whole input and the whole result in memory at once.
 
         Raises:
             ValueError: a value of the wrong type, an out-of-range number, a control
@@ -228,7 +233,7 @@ class Dataset:
                 kvmq wrote.
         """
         try:
-            return _DictReader().dataset(data, path)
+            return _DictReader(consume).dataset(data, path)
         except (TypeError, KeyError, AttributeError) as exc:  # a missing or surplus field
             raise ValueError(f"not a dataset: {exc}") from None
 
@@ -286,8 +291,9 @@ class _DictReader:
     (one regular-expression search over all of it is many times faster than one per string).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, consume: bool = False) -> None:
         self.texts: list[str] = []
+        self.consume = consume
 
     def text(self, value: Any, *, optional: bool = False) -> Any:
         if value is None and optional:
@@ -336,8 +342,15 @@ class _DictReader:
         if len(set(ids)) != len(ids) or len(ids) < 2:
             raise ValueError("subject ids must be unique, two or more")
         id_set = frozenset(ids)
-        dimensions = tuple(self.dimension(item, ids, id_set)
-                           for item in self.items(top.get("dimensions")))
+        items = self.items(top.get("dimensions"))
+        if self.consume:
+            built_dimensions = []
+            for index, item in enumerate(items):
+                built_dimensions.append(self.dimension(item, ids, id_set))
+                items[index] = None  # its containers are freed now (the strings live on)
+            dimensions = tuple(built_dimensions)
+        else:
+            dimensions = tuple(self.dimension(item, ids, id_set) for item in items)
         if not dimensions:
             raise ValueError("no dimensions")
         pros = {}

@@ -51,6 +51,9 @@ TABS: tuple[tuple[str, str, str], ...] = (
 FLEET_TAB = ("fleet", "Fleet", str(len(TABS) + 1))
 # From this terminal width on, subjects sit side by side (Compare and Pros).
 WIDE = 100
+# Below these widths the footer drops the palette key, and then its padding.
+PALETTE_KEY_WIDTH = 60
+COMPACT_FOOTER_WIDTH = 80
 
 
 class ExplorerCrashed(Exception):
@@ -185,7 +188,10 @@ class ExplorerApp(App[int]):
                 name = self._source if isinstance(self._source, Path) else "the dataset"
                 yield Static(Content.styled(f"Loading {printable(str(name))}…", "$text-muted"),
                              id="loading-text")
-        yield Footer()
+        # Fitted to the terminal from the start: a later change needs a recompose (see below),
+        # which would show a frame without the footer.
+        width = self.size.width
+        yield Footer(show_command_palette=width >= PALETTE_KEY_WIDTH, compact=width < COMPACT_FOOTER_WIDTH)
 
     def on_mount(self) -> None:
         self._fit_footer(self.size.width)
@@ -201,8 +207,8 @@ class ExplorerApp(App[int]):
         self.wide = width >= WIDE
         # Narrow: the keys keep their labels, without padding and the palette's own label.
         footer = self.query_one(Footer)
-        footer.compact = width < 80
-        palette = width >= 60
+        footer.compact = width < COMPACT_FOOTER_WIDTH
+        palette = width >= PALETTE_KEY_WIDTH
         if footer.show_command_palette != palette:
             # Footer reads this while composing only: a change needs a recompose to show.
             footer.show_command_palette = palette
