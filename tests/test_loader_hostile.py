@@ -274,3 +274,14 @@ def test_another_schema_still_stops_the_checks_wherever_it_is(yaml_loader: str) 
     found = errors(text)
     assert [e.where for e in found] == ["schema", ""]
     assert "schema 2 is not supported" in found[0].what and "unknown key 'titel'" in found[1].what
+
+
+def test_text_that_only_looks_like_an_anchor_costs_no_anchor_pass(
+        yaml_loader: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Anchors are found by the composer itself: a '&&' in a command (as in the shipped
+    dataset) no longer makes every load parse the whole file once more to look for them."""
+    passes: list[str] = []
+    monkeypatch.setattr(loader, "_refuse_anchors", lambda text, builder: passes.append(text))
+    text = minimal_with("run: beta --benchmark quokka", "run: beta --warm && beta *.txt &")
+    assert loads(text).dimensions[0].commands["beta"][0].run.endswith("&& beta *.txt &")
+    assert passes == []

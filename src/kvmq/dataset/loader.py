@@ -73,9 +73,6 @@ _ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # quotes, angle brackets, backslashes, non-ASCII) would need encoding first.
 _URL_CHARS_RE = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+$")
 _HOST_RE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.?)+$|^\[[0-9A-Fa-f:.]+\]$")
-# Anything that could be an anchor (&name) or an alias (*name): a cheap test on the text, so
-# that only a file that may hold them pays for the event pass that finds them exactly.
-_MAYBE_ANCHOR_RE = re.compile(r"(?:^|[\s\[{,:?-])[&*][^\s\[\]{},]")
 #: Distinct keys for which a "did you mean" is computed; beyond that, the plain hint.
 MAX_SUGGESTIONS = 200
 #: How many ids an error line may name.
@@ -151,15 +148,11 @@ def loads(text: str, display: str = "<string>") -> Dataset:
         text = text[1:]
     _import_yaml()
     builder = _Builder(display)
-    if _MAYBE_ANCHOR_RE.search(text):
-        _refuse_anchors(text, builder)
     # The collector stays paused while the dataclasses are built too: each of its passes
-    # would walk the whole node tree, making validation superlinear in the file's size.
+    # would walk everything built so far, making validation superlinear in the file's size.
     dataset = None
-    with collector_paused():
-        if not builder.errors:
-            with contextlib.suppress(_TooManyErrors):
-                dataset = _parse(text, display, builder.build)
+    with collector_paused(), contextlib.suppress(_TooManyErrors):
+        dataset = _parse(text, display, builder, builder.build)
     if builder.errors:
         builder.errors.sort(key=lambda e: (e.line, e.col))
         # Past the cap the walk stopped: how many more there are is not known.
@@ -186,7 +179,8 @@ class _TooManyErrors(Exception):
 def _refuse_anchors(text: str, builder: _Builder) -> None:
     """Report every anchor and alias at its own position (up to the cap), from the events.
 
-    Runs before composing, so an alias bomb or a file of aliases is never built into nodes.
+    Runs once the composer has met one (see _parse), from the start of the file and instead of
+    the checks, so an alias bomb or a file of aliases is never built into nodes.
     Each frame of ``stack`` is [is_mapping, where, key expected next (mapping) or index
     (list), the current key].
     """
@@ -234,7 +228,7 @@ def _refuse_anchors(text: str, builder: _Builder) -> None:
     except _TooManyErrors:
         pass
     except (yaml.YAMLError, RecursionError, UnicodeError, IndexError):
-        pass  # composing reports the syntax error with its position
+        pass  # the composer met an anchor before any syntax error; this pass found it too
 
 
 _NO_ANCHORS = "anchors and aliases (&name, *name) are not supported: write the value out"
@@ -296,6 +290,14 @@ class _TooDeep(Exception):
         self.mark = mark
 
 
+class _Anchored(Exception):
+    """The document holds an anchor or an alias (at ``event``): _refuse_anchors reports it."""
+
+    def __init__(self, event: Any) -> None:
+        super().__init__()
+        self.event = event
+
+
 class _Collection:
     """A mapping or a list, read from the parser's events only as far as the Builder asks.
 
@@ -353,8 +355,8 @@ class _Events:
     Scalars are the parser's ScalarEvents themselves (their tag resolved only when a reader
     asks, see _tag): the document is never composed whole, so a hostile file costs only the
     part of it read before the error cap is reached. ``open`` holds the collections whose
-    children are still being read, outermost first; anchors never get this far
-    (_refuse_anchors reports them first), so no node is ever shared.
+    children are still being read, outermost first. The first anchor or alias met raises
+    _Anchored (anchors are refused, see _refuse_anchors), so no node is ever shared.
     """
 
     def __init__(self, loader: Any) -> None:
@@ -383,6 +385,8 @@ class _Events:
 
     def _node(self, event: Any) -> _Node:
         kind = type(event)
+        if kind is yaml.AliasEvent or event.anchor is not None:
+            raise _Anchored(event)
         if kind is yaml.ScalarEvent:
             return event
         if kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
@@ -395,11 +399,8 @@ class _Events:
 
     @staticmethod
     def _unexpected(event: Any) -> Exception:
-        # An alias the event pass did not see: refused rather than expanded.
-        anchor = getattr(event, "anchor", None)
-        return yaml.composer.ComposerError(None, None, f"found undefined alias {anchor!r}"
-                                           if anchor else "found an unexpected event",
-                                           event.start_mark)
+        # Only an alias can come where a node belongs and be none of the above.
+        return _Anchored(event)
 
     def next_child(self, node: _Collection, *, keep: bool) -> Optional[_Node]:
         """The next child of ``node`` (None after its last), past any child still open."""
@@ -433,8 +434,12 @@ class _Events:
             event = get()
             kind = type(event)
             if kind is yaml.ScalarEvent:
+                if event.anchor is not None:
+                    raise _Anchored(event)
                 continue
             if kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                if event.anchor is not None:
+                    raise _Anchored(event)
                 inner += 1
                 if depth + inner > MAX_NESTING:
                     raise _TooDeep(event.start_mark)
@@ -460,8 +465,12 @@ class _Events:
             event = get()
             kind = type(event)
             if kind is scalar:
+                if event.anchor is not None:
+                    raise _Anchored(event)
                 items.append(event)
             elif kind is mapping_start or kind is sequence_start:
+                if event.anchor is not None:
+                    raise _Anchored(event)
                 if depth + len(chain) > MAX_NESTING:
                     raise _TooDeep(event.start_mark)
                 child = _Collection(event.start_mark, kind is mapping_start, None)
@@ -487,12 +496,15 @@ def _tag(node: yaml.ScalarEvent) -> str:
     return tag
 
 
-def _parse(text: str, display: str, build: Callable[[_Node], _T]) -> _T:
+def _parse(text: str, display: str, builder: _Builder,
+           build: Callable[[_Node], _T]) -> Optional[_T]:
     """``build(root)`` while the document is read; any YAML syntax error is reported alone.
 
     ``build`` pulls what it reads from the parser as it goes, so a _TooManyErrors from it
-    leaves the rest of the file unread. A syntax error found while it reads means only the
-    syntax error is reported (as when the document was composed first).
+    leaves the rest of the file unread. What it found is dropped if the document turns out to
+    hold an anchor or an alias (only those are reported, as _refuse_anchors finds them) or a
+    syntax error (reported alone, raising InvalidDataset), both as long as that comes before
+    the error cap.
     """
     try:
         loader = _YamlLoader(text)
@@ -506,6 +518,8 @@ def _parse(text: str, display: str, build: Callable[[_Node], _T]) -> _T:
             result = build(root)
             events.end()
             return result
+        except _Anchored as exc:
+            anchored = exc
         finally:
             loader.dispose()
     except yaml.reader.ReaderError as exc:
@@ -528,19 +542,12 @@ def _parse(text: str, display: str, build: Callable[[_Node], _T]) -> _T:
         _fail(display, line, col, "", "the document is nested too deeply")
     except UnicodeError as exc:  # e.g. a lone surrogate in text handed to loads()
         _fail(display, 0, 0, "", f"text cannot be encoded: {getattr(exc, 'reason', exc)}")
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _compose(text: str, display: str) -> _Node:
-    """The whole document, composed (for readers that do not stream, e.g. the options file)."""
-
-    def whole(root: _Node) -> _Node:
-        if type(root) is _Collection and root.stream is not None:
-            root.stream.complete()
-        return root
-
-    # Called with the collector paused (see loads()).
-    return _parse(text, display, whole)
+    builder.errors.clear()
+    _refuse_anchors(text, builder)
+    if not builder.errors:  # pragma: no cover - the pass meets the same anchor first
+        with contextlib.suppress(_TooManyErrors):
+            builder.error_at(anchored.event.start_mark, "", _NO_ANCHORS)
+    return None
 
 
 # --------------------------------------------------------------------------- validation

@@ -135,12 +135,8 @@ def loads_options(text: str, display: str = "<string>") -> OptionTable:
     _loader._import_yaml()
     builder = _OptionsBuilder(display)
     table = None
-    text = text.lstrip("\ufeff")
-    if _loader._MAYBE_ANCHOR_RE.search(text):  # as for datasets: reported, never expanded
-        _loader._refuse_anchors(text, builder)
-    if not builder.errors:
-        with contextlib.suppress(_loader._TooManyErrors):  # the builder stops at the error cap
-            table = builder.build(_loader._compose(text, display))
+    with contextlib.suppress(_loader._TooManyErrors):  # the builder stops at the error cap
+        table = _loader._parse(text.lstrip("\ufeff"), display, builder, builder.build)
     if builder.errors or table is None:
         errors = sorted(builder.errors, key=lambda e: (e.line, e.col))
         limit = _loader.MAX_REPORTED_ERRORS
