@@ -1,9 +1,11 @@
 """YAML -> the model: read, parse and validate a dataset file, reporting every problem with
 its file, line and column; locate the shipped dataset; use the cache for unchanged files.
 
-The loader composes the YAML into position-carrying nodes (libyaml when available) and builds
-the dataclasses straight from them, so positions cost nothing on the happy path. PyYAML is
-imported by the first parse: a dataset read back from the cache never needs it.
+The parser's events (libyaml's when available) become position-carrying nodes only as the
+Builder reads them, and the dataclasses are built straight from those, so positions cost
+nothing on the happy path. Each list item and mapping entry is checked as it is read and then
+dropped, so a hostile file is rejected at the error cap without reading (or holding) the rest
+of it. PyYAML is imported by the first parse: a dataset read back from the cache never needs it.
 """
 
 from __future__ import annotations
