@@ -195,3 +195,93 @@ def test_suggestions_are_computed_once_per_distinct_key(monkeypatch: pytest.Monk
     found = errors(text)
     assert len(found) >= 40 - 3 * 13  # duplicates are errors too
     assert len(calls) <= 3
+
+
+# Every kind whose errors are found by the Builder (an alias flood is stopped by the event
+# pass that looks for anchors, before any of this).
+_BUILDER_KINDS = sorted(name for name in GENERATORS if name != "alias_flood")
+
+
+@pytest.mark.parametrize("name", _BUILDER_KINDS)
+def test_the_rest_of_a_hostile_file_is_never_read(yaml_loader: str, name: str) -> None:
+    """Past the 50th problem the loader stops reading: a syntax error at the end of the file
+    is never reached, so the problems found are what is reported, not the syntax error."""
+    text = GENERATORS[name](256 * 1024) + "broken: [unclosed\n"
+    found = errors(text)
+    assert len(found) == MAX_REPORTED_ERRORS
+    assert not any("syntax error" in e.what for e in found), found[0]
+
+
+@pytest.mark.parametrize("name", _BUILDER_KINDS)
+def test_rejection_reads_only_a_prefix_of_the_file(monkeypatch: pytest.MonkeyPatch,
+                                                   name: str) -> None:
+    """Seen from the pure-Python parser (libyaml's own composer would not show its reads):
+    the last event it is asked for lies in the first quarter of the file."""
+    text = GENERATORS[name](1024 * 1024)
+    reached = [0]
+
+    class Watched(yaml.SafeLoader):
+        def get_event(self) -> yaml.Event:
+            event = super().get_event()
+            reached[0] = max(reached[0], event.end_mark.index)
+            return event  # type: ignore[no-any-return]
+
+    loader._import_yaml()
+    monkeypatch.setattr(loader, "_YamlLoader", Watched)
+    assert len(errors(text)) == MAX_REPORTED_ERRORS
+    assert 0 < reached[0] < len(text) // 4, (reached[0], len(text))
+
+
+def test_a_syntax_error_before_the_cap_is_still_reported_alone(yaml_loader: str) -> None:
+    text = minimal_with("pros:", "titel: x\nbroken: [unclosed\npros:")
+    (error,) = errors(text)
+    assert "YAML syntax error" in error.what and error.line > 1
+
+
+def test_a_second_document_is_still_refused(yaml_loader: str) -> None:
+    (error,) = errors(MINIMAL_TEXT + "---\nschema: 1\n")
+    assert "but found another document" in error.what
+    assert (error.line, error.col) == (MINIMAL_TEXT.count("\n") + 1, 1)
+
+
+def test_keys_in_any_order_give_the_same_dataset(yaml_loader: str) -> None:
+    """Values that depend on later ones (everything on schema, dimensions and pros on the
+    subjects) wait for them: the order of the top-level keys changes nothing."""
+    _, rest = MINIMAL_TEXT.split("schema: 1\n")
+    blocks = {}
+    current = ""
+    for line in rest.splitlines(keepends=True):
+        if line[:1].isalpha():
+            current = line.split(":")[0]
+            blocks[current] = ""
+        blocks[current] += line
+    reordered = "".join(blocks[key] for key in reversed(list(blocks))) + "schema: 1\n"
+    assert loads(reordered) == loads(MINIMAL_TEXT)
+
+    def problems(text: str) -> set[tuple[str, str]]:
+        return {(e.where, e.what) for e in errors(text.replace("\n      alpha: Alpha starts",
+                                                                "\n      gamma: Alpha starts")
+                                                  .replace("title: Storage formats", "title: [x]")
+                                                  .replace("votes: 5", "votes: -5"))}
+
+    assert problems(reordered) == problems(MINIMAL_TEXT)
+    assert len(problems(reordered)) == 3
+
+
+def test_another_schema_still_stops_the_checks_wherever_it_is(yaml_loader: str) -> None:
+    text = minimal_with("schema: 1\n", "").replace("pros:", "schema: 2\ntitel: x\npros:") \
+        .replace("title: Alpha vs Beta", "title: [not text]")
+    found = errors(text)
+    assert [e.where for e in found] == ["schema", ""]
+    assert "schema 2 is not supported" in found[0].what and "unknown key 'titel'" in found[1].what
+
+
+def test_text_that_only_looks_like_an_anchor_costs_no_anchor_pass(
+        yaml_loader: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Anchors are found by the composer itself: a '&&' in a command (as in the shipped
+    dataset) no longer makes every load parse the whole file once more to look for them."""
+    passes: list[str] = []
+    monkeypatch.setattr(loader, "_refuse_anchors", lambda text, builder: passes.append(text))
+    text = minimal_with("run: beta --benchmark quokka", "run: beta --warm && beta *.txt &")
+    assert loads(text).dimensions[0].commands["beta"][0].run.endswith("&& beta *.txt &")
+    assert passes == []

@@ -1,9 +1,11 @@
 """YAML -> the model: read, parse and validate a dataset file, reporting every problem with
 its file, line and column; locate the shipped dataset; use the cache for unchanged files.
 
-The loader composes the YAML into position-carrying nodes (libyaml when available) and builds
-the dataclasses straight from them, so positions cost nothing on the happy path. PyYAML is
-imported by the first parse: a dataset read back from the cache never needs it.
+The parser's events (libyaml's when available) become position-carrying nodes only as the
+Builder reads them, and the dataclasses are built straight from those, so positions cost
+nothing on the happy path. Each list item and mapping entry is checked as it is read and then
+dropped, so a hostile file is rejected at the error cap without reading (or holding) the rest
+of it. PyYAML is imported by the first parse: a dataset read back from the cache never needs it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import re
 import unicodedata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Container, Iterator, Optional, Sequence, TypeVar, Union
 from urllib.parse import urlsplit
 
 from kvmq.dataset.collector import collector_paused
@@ -38,15 +40,19 @@ from kvmq.text import printable
 if TYPE_CHECKING:
     import yaml
 
+    #: A node as the Builder reads it: a scalar is the parser's own event.
+    _Node = Union[yaml.ScalarEvent, "_Collection"]
+
+_T = TypeVar("_T")
+
 # PyYAML is imported by the first parse (_import_yaml), not here.
 _YamlLoader: Any = None
-# libyaml before PyYAML 6.0.4 recurses without a limit and crashes the interpreter on deeply
-# nested input; those versions get a depth check from the (iterative) event stream first.
-_UNBOUNDED_C_COMPOSER = False
+# Tag resolution, as the composer of either loader does it (both use the same Resolver).
+_resolve: Callable[[type, str, tuple[bool, bool]], str]
 
 
 def _import_yaml() -> None:
-    global yaml, _YamlLoader, _UNBOUNDED_C_COMPOSER
+    global yaml, _YamlLoader, _resolve
     if _YamlLoader is not None:
         return
     import yaml
@@ -55,9 +61,9 @@ def _import_yaml() -> None:
         from yaml import CSafeLoader as loader
     except ImportError:  # pragma: no cover - depends on how PyYAML was built
         from yaml import SafeLoader as loader  # type: ignore[assignment]
-    _UNBOUNDED_C_COMPOSER = loader is not yaml.SafeLoader and tuple(
-        int(part) for part in re.findall(r"\d+", yaml.__version__)[:3]
-    ) < (6, 0, 4)
+    # Only the events come from libyaml: its composer recursed without a limit before PyYAML
+    # 6.0.4, and composing in Python is what lets a check stop reading at the error cap.
+    _resolve = yaml.resolver.Resolver().resolve
     _YamlLoader = loader
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
@@ -69,9 +75,6 @@ _ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # quotes, angle brackets, backslashes, non-ASCII) would need encoding first.
 _URL_CHARS_RE = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+$")
 _HOST_RE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.?)+$|^\[[0-9A-Fa-f:.]+\]$")
-# Anything that could be an anchor (&name) or an alias (*name): a cheap test on the text, so
-# that only a file that may hold them pays for the event pass that finds them exactly.
-_MAYBE_ANCHOR_RE = re.compile(r"(?:^|[\s\[{,:?-])[&*][^\s\[\]{},]")
 #: Distinct keys for which a "did you mean" is computed; beyond that, the plain hint.
 MAX_SUGGESTIONS = 200
 #: How many ids an error line may name.
@@ -147,15 +150,11 @@ def loads(text: str, display: str = "<string>") -> Dataset:
         text = text[1:]
     _import_yaml()
     builder = _Builder(display)
-    if _MAYBE_ANCHOR_RE.search(text):
-        _refuse_anchors(text, builder)
     # The collector stays paused while the dataclasses are built too: each of its passes
-    # would walk the whole node tree, making validation superlinear in the file's size.
+    # would walk everything built so far, making validation superlinear in the file's size.
     dataset = None
-    with collector_paused():
-        if not builder.errors:
-            with contextlib.suppress(_TooManyErrors):
-                dataset = builder.build(_compose(text, display))
+    with collector_paused(), contextlib.suppress(_TooManyErrors):
+        dataset = _parse(text, display, builder, builder.build)
     if builder.errors:
         builder.errors.sort(key=lambda e: (e.line, e.col))
         # Past the cap the walk stopped: how many more there are is not known.
@@ -182,7 +181,8 @@ class _TooManyErrors(Exception):
 def _refuse_anchors(text: str, builder: _Builder) -> None:
     """Report every anchor and alias at its own position (up to the cap), from the events.
 
-    Runs before composing, so an alias bomb or a file of aliases is never built into nodes.
+    Runs once the composer has met one (see _parse), from the start of the file and instead of
+    the checks, so an alias bomb or a file of aliases is never built into nodes.
     Each frame of ``stack`` is [is_mapping, where, key expected next (mapping) or index
     (list), the current key].
     """
@@ -230,7 +230,7 @@ def _refuse_anchors(text: str, builder: _Builder) -> None:
     except _TooManyErrors:
         pass
     except (yaml.YAMLError, RecursionError, UnicodeError, IndexError):
-        pass  # composing reports the syntax error with its position
+        pass  # the composer met an anchor before any syntax error; this pass found it too
 
 
 _NO_ANCHORS = "anchors and aliases (&name, *name) are not supported: write the value out"
@@ -283,7 +283,7 @@ def _line_col_of_text(text: str, offset: int) -> tuple[int, int]:
     return text.count("\n", 0, offset) + 1, offset - line_start + 1
 
 
-MAX_NESTING = 200  # with _UNBOUNDED_C_COMPOSER: the deepest nesting accepted
+MAX_NESTING = 200  # the deepest nesting accepted (a dataset needs six levels)
 
 
 class _TooDeep(Exception):
@@ -292,35 +292,238 @@ class _TooDeep(Exception):
         self.mark = mark
 
 
-def _check_nesting(text: str) -> None:
-    """Raise _TooDeep at the collection that goes deeper than MAX_NESTING levels."""
-    depth = 0
-    for event in yaml.parse(text, Loader=_YamlLoader):
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_NESTING:
+class _Anchored(Exception):
+    """The document holds an anchor or an alias (at ``event``): _refuse_anchors reports it."""
+
+    def __init__(self, event: Any) -> None:
+        super().__init__()
+        self.event = event
+
+
+class _Collection:
+    """A mapping or a list, read from the parser's events only as far as the Builder asks.
+
+    ``items`` holds the children composed so far (a mapping's alternate key, value, key, ...);
+    while ``stream`` is set, more of them are still unread in the event stream. A child the
+    Builder has finished with is skipped, never composed, so that rejecting a file stops
+    reading it.
+    """
+
+    __slots__ = ("is_mapping", "items", "start_mark", "stream")
+
+    def __init__(self, start_mark: Any, is_mapping: bool, stream: Optional[_Events]) -> None:
+        self.start_mark = start_mark
+        self.is_mapping = is_mapping
+        self.items: list[_Node] = []
+        self.stream = stream
+
+    def children(self) -> Iterator[_Node]:
+        """A list's items in order; each is dropped when the next one is asked for."""
+        stream = self.stream
+        while stream is not None and self.stream is not None:
+            child = stream.next_child(self, keep=False)
+            if child is None:
+                return
+            yield child
+        # Composed in full already (or meanwhile, by a reader that went past it).
+        yield from self.items
+
+    def pairs(self) -> Iterator[tuple[_Node, _Node]]:
+        """A mapping's (key, value) pairs in order; values stay readable after the next."""
+        stream = self.stream
+        while stream is not None and self.stream is not None:
+            key = stream.next_child(self, keep=True)
+            if key is None:
+                return
+            if type(key) is _Collection:
+                stream.drop(key)  # only its position is ever reported: "keys must be ..."
+            value = stream.next_child(self, keep=True)
+            assert value is not None  # the parser always gives a key a value, maybe empty
+            yield key, value
+        items = iter(self.items)
+        yield from zip(items, items)
+
+    def all(self) -> list[_Node]:
+        """Every child, composed now (for a reader that needs to look at them twice)."""
+        if self.stream is not None:
+            self.stream.drop_inside(self, keep=True)
+            self.stream.complete()
+        return self.items
+
+
+class _Events:
+    """One YAML document's events, composed into nodes on demand.
+
+    Scalars are the parser's ScalarEvents themselves (their tag resolved only when a reader
+    asks, see _tag): the document is never composed whole, so a hostile file costs only the
+    part of it read before the error cap is reached. ``open`` holds the collections whose
+    children are still being read, outermost first. The first anchor or alias met raises
+    _Anchored (anchors are refused, see _refuse_anchors), so no node is ever shared.
+    """
+
+    def __init__(self, loader: Any) -> None:
+        self._get: Callable[[], Any] = loader.get_event
+        self.open: list[_Collection] = []
+        self.document_mark: Any = None
+
+    def root(self) -> Optional[_Node]:
+        self._get()  # StreamStartEvent
+        event = self._get()
+        if isinstance(event, yaml.StreamEndEvent):
+            return None
+        self.document_mark = event.start_mark
+        return self._node(self._get())
+
+    def end(self) -> None:
+        """Read past whatever of the document is left; it must be the only one."""
+        while self.open:
+            self.drop(self.open[0])
+        self._get()  # DocumentEndEvent
+        event = self._get()
+        if not isinstance(event, yaml.StreamEndEvent):
+            raise yaml.composer.ComposerError(
+                "expected a single document in the stream", self.document_mark,
+                "but found another document", event.start_mark)
+
+    def _node(self, event: Any) -> _Node:
+        kind = type(event)
+        if kind is yaml.AliasEvent or event.anchor is not None:
+            raise _Anchored(event)
+        if kind is yaml.ScalarEvent:
+            return event
+        if kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            if len(self.open) >= MAX_NESTING:
                 raise _TooDeep(event.start_mark)
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
+            node = _Collection(event.start_mark, kind is yaml.MappingStartEvent, self)
+            self.open.append(node)
+            return node
+        raise self._unexpected(event)
+
+    @staticmethod
+    def _unexpected(event: Any) -> Exception:
+        # Only an alias can come where a node belongs and be none of the above.
+        return _Anchored(event)
+
+    def next_child(self, node: _Collection, *, keep: bool) -> Optional[_Node]:
+        """The next child of ``node`` (None after its last), past any child still open."""
+        if self.open[-1] is not node:
+            self.drop_inside(node, keep=keep)
+        event = self._get()
+        if isinstance(event, yaml.CollectionEndEvent):
+            self.open.pop()
+            node.stream = None
+            return None
+        return self._node(event)
+
+    def drop_inside(self, node: _Collection, *, keep: bool) -> None:
+        """Finish every collection open inside ``node``: composed (``keep``) or skipped."""
+        while self.open[-1] is not node:
+            if keep:
+                self.complete()
+            else:
+                self.drop(self.open[-1])
+
+    def drop(self, node: _Collection) -> None:
+        """Read past the rest of ``node`` (a reader is done with it) without composing it."""
+        if node.stream is None:
+            return
+        while self.open[-1] is not node:
+            self.drop(self.open[-1])
+        get = self._get
+        depth = len(self.open)
+        inner = 0
+        while True:
+            event = get()
+            kind = type(event)
+            if kind is yaml.ScalarEvent:
+                if event.anchor is not None:
+                    raise _Anchored(event)
+                continue
+            if kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                if event.anchor is not None:
+                    raise _Anchored(event)
+                inner += 1
+                if depth + inner > MAX_NESTING:
+                    raise _TooDeep(event.start_mark)
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                if not inner:
+                    break
+                inner -= 1
+            else:
+                raise self._unexpected(event)
+        self.open.pop()
+        node.stream = None
+
+    def complete(self) -> None:
+        """Compose the rest of the innermost open collection into its ``items``."""
+        node = self.open[-1]
+        get = self._get
+        depth = len(self.open)
+        chain = [node]
+        items = node.items
+        scalar, mapping_start, sequence_start = (yaml.ScalarEvent, yaml.MappingStartEvent,
+                                                 yaml.SequenceStartEvent)
+        while True:
+            event = get()
+            kind = type(event)
+            if kind is scalar:
+                if event.anchor is not None:
+                    raise _Anchored(event)
+                items.append(event)
+            elif kind is mapping_start or kind is sequence_start:
+                if event.anchor is not None:
+                    raise _Anchored(event)
+                if depth + len(chain) > MAX_NESTING:
+                    raise _TooDeep(event.start_mark)
+                child = _Collection(event.start_mark, kind is mapping_start, None)
+                items.append(child)
+                chain.append(child)
+                items = child.items
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                chain.pop()
+                if not chain:
+                    break
+                items = chain[-1].items
+            else:
+                raise self._unexpected(event)
+        self.open.pop()
+        node.stream = None
 
 
-def _nesting_mark(text: str) -> Optional[yaml.Mark]:
-    # Only on the error path: find where the pure-Python composer ran out of stack.
+def _tag(node: yaml.ScalarEvent) -> str:
+    """A scalar's tag as PyYAML's composer gives it: its own, or resolved from its text."""
+    tag = node.tag
+    if tag is None or tag == "!":
+        tag = _resolve(yaml.ScalarNode, node.value, node.implicit)
+    return tag
+
+
+def _parse(text: str, display: str, builder: _Builder,
+           build: Callable[[_Node], _T]) -> Optional[_T]:
+    """``build(root)`` while the document is read; any YAML syntax error is reported alone.
+
+    ``build`` pulls what it reads from the parser as it goes, so a _TooManyErrors from it
+    leaves the rest of the file unread. What it found is dropped if the document turns out to
+    hold an anchor or an alias (only those are reported, as _refuse_anchors finds them) or a
+    syntax error (reported alone, raising InvalidDataset), both as long as that comes before
+    the error cap.
+    """
     try:
-        _check_nesting(text)
-    except _TooDeep as exc:
-        return exc.mark
-    except (yaml.YAMLError, RecursionError):
-        pass
-    return None
-
-
-def _compose(text: str, display: str) -> yaml.Node:
-    # Called with the collector paused (see loads()).
-    try:
-        if _UNBOUNDED_C_COMPOSER:
-            _check_nesting(text)
-        root = yaml.compose(text, Loader=_YamlLoader)
+        loader = _YamlLoader(text)
+        try:
+            events = _Events(loader)
+            root = events.root()
+            if root is None:
+                _fail(display, 0, 0, "",
+                      "the file has no YAML document: a dataset starts with 'schema: 1'")
+            assert root is not None
+            result = build(root)
+            events.end()
+            return result
+        except _Anchored as exc:
+            anchored = exc
+        finally:
+            loader.dispose()
     except yaml.reader.ReaderError as exc:
         line, col = _line_col_of_text(text, exc.position)
         what = (f"control character U+{exc.character:04X} is not allowed: remove it"
@@ -336,15 +539,17 @@ def _compose(text: str, display: str) -> yaml.Node:
     except yaml.YAMLError as exc:
         _fail(display, 0, 0, "", f"YAML error: {' '.join(str(exc).split())}")
     except (RecursionError, _TooDeep) as exc:
-        mark = exc.mark if isinstance(exc, _TooDeep) else _nesting_mark(text)
+        mark = exc.mark if isinstance(exc, _TooDeep) else None
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         _fail(display, line, col, "", "the document is nested too deeply")
     except UnicodeError as exc:  # e.g. a lone surrogate in text handed to loads()
         _fail(display, 0, 0, "", f"text cannot be encoded: {getattr(exc, 'reason', exc)}")
-    if root is None:
-        _fail(display, 0, 0, "", "the file has no YAML document: a dataset starts with 'schema: 1'")
-    assert root is not None
-    return root
+    builder.errors.clear()
+    _refuse_anchors(text, builder)
+    if not builder.errors:  # pragma: no cover - the pass meets the same anchor first
+        with contextlib.suppress(_TooManyErrors):
+            builder.error_at(anchored.event.start_mark, "", _NO_ANCHORS)
+    return None
 
 
 # --------------------------------------------------------------------------- validation
@@ -368,12 +573,11 @@ class _Builder:
     def __init__(self, display: str) -> None:
         self.display = display
         self.errors: list[DatasetError] = []
-        self._seen: set[int] = set()
         self._suggestions: dict[tuple[str, int], Optional[str]] = {}
 
     # ---- reporting
 
-    def error(self, node: yaml.Node, where: str, what: str) -> None:
+    def error(self, node: _Node, where: str, what: str) -> None:
         self.error_at(node.start_mark, where, what)
 
     def error_at(self, mark: Any, where: str, what: str) -> None:
@@ -393,79 +597,78 @@ class _Builder:
         self._suggestions[cache_key] = close
         return close
 
-    def _visit(self, node: yaml.Node, where: str) -> bool:
-        # A node met twice was reached through an alias (the event pass normally finds those
-        # first); refusing them defuses alias bombs.
-        key = id(node)
-        if key in self._seen:
-            self.error(node, where, _NO_ANCHORS)
-            return False
-        self._seen.add(key)
-        return True
-
     # ---- typed readers
 
-    def mapping(self, node: yaml.Node, where: str, allowed: Sequence[str],
-                required: Sequence[str]) -> Optional[dict[str, tuple[yaml.Node, yaml.Node]]]:
+    def _key(self, key_node: _Node, value_node: _Node, where: str, seen: Container[str],
+             allowed: Sequence[str]) -> Optional[str]:
+        """The key of a mapping entry, or None (reported, its value skipped) if unusable."""
+        key = None
+        if type(key_node) is not yaml.ScalarEvent:
+            self.error(key_node, where, "keys must be plain words")
+        elif key_node.value in seen:
+            self.error(key_node, where, f"duplicate key '{_clip(key_node.value)}'")
+        elif allowed and key_node.value not in allowed:
+            close = self.suggest(key_node.value, allowed)
+            hint = f"did you mean '{close}'?" if close else f"allowed: {', '.join(allowed)}"
+            self.error(key_node, where, f"unknown key '{_clip(key_node.value)}': {hint}")
+        else:
+            key = key_node.value
+        if key is None:
+            _drop(value_node)
+        return key
+
+    def mapping(self, node: _Node, where: str, allowed: Sequence[str],
+                required: Sequence[str]) -> Optional[dict[str, tuple[_Node, _Node]]]:
         """A mapping's entries by key (key node and value node), checking keys."""
-        if not self._visit(node, where):
-            return None
-        if not isinstance(node, yaml.MappingNode):
+        if type(node) is not _Collection or not node.is_mapping:
             self.error(node, where, f"expected a mapping of keys ({', '.join(required) or '...'}), "
                                     f"found {_describe(node)}")
             return None
-        entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                self.error(key_node, where, "keys must be plain words")
-                continue
-            key = key_node.value
-            if key in entries:
-                self.error(key_node, where, f"duplicate key '{_clip(key)}'")
-                continue
-            if allowed and key not in allowed:
-                close = self.suggest(key, allowed)
-                hint = f"did you mean '{close}'?" if close else f"allowed: {', '.join(allowed)}"
-                self.error(key_node, where, f"unknown key '{_clip(key)}': {hint}")
-                continue
-            entries[key] = (key_node, value_node)
+        entries: dict[str, tuple[_Node, _Node]] = {}
+        for key_node, value_node in node.pairs():
+            key = self._key(key_node, value_node, where, entries, allowed)
+            if key is not None:
+                entries[key] = (key_node, value_node)
         for key in required:
             if key not in entries:
                 self.error(node, where, f"missing required key '{key}'")
         return entries
 
-    def free_mapping(self, node: yaml.Node, where: str) -> Optional[list[tuple[str, yaml.Node, yaml.Node]]]:
-        """A mapping whose keys are data (subject ids); duplicates are errors."""
-        if not self._visit(node, where):
-            return None
-        if not isinstance(node, yaml.MappingNode):
+    def free_mapping(self, node: _Node,
+                     where: str) -> Optional[Iterator[tuple[str, _Node, _Node]]]:
+        """A mapping whose keys are data (subject ids), entry by entry; duplicates are errors.
+
+        Each value must be read before the next entry is asked for: it is skipped then.
+        """
+        if type(node) is not _Collection or not node.is_mapping:
             self.error(node, where, f"expected a mapping of subject ids, found {_describe(node)}")
             return None
-        out: list[tuple[str, yaml.Node, yaml.Node]] = []
+        return self._free_entries(node, where)
+
+    def _free_entries(self, node: _Collection, where: str) -> Iterator[tuple[str, _Node, _Node]]:
         seen: set[str] = set()
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
+        for key_node, value_node in node.pairs():
+            if type(key_node) is not yaml.ScalarEvent:
                 self.error(key_node, where, "keys must be subject ids")
+                _drop(value_node)
                 continue
             if key_node.value in seen:
                 self.error(key_node, where, f"duplicate key '{_clip(key_node.value)}'")
+                _drop(value_node)
                 continue
             seen.add(key_node.value)
-            out.append((key_node.value, key_node, value_node))
-        return out
+            yield key_node.value, key_node, value_node
+            _drop(value_node)
 
-    def sequence(self, node: yaml.Node, where: str, what: str) -> list[yaml.Node]:
-        if not self._visit(node, where):
-            return []
-        if not isinstance(node, yaml.SequenceNode):
+    def sequence(self, node: _Node, where: str, what: str) -> Iterator[_Node]:
+        """A list's items, one at a time (each is dropped when the next is asked for)."""
+        if type(node) is not _Collection or node.is_mapping:
             self.error(node, where, f"expected a list of {what}, found {_describe(node)}")
-            return []
-        return list(node.value)
+            return iter(())
+        return node.children()
 
-    def text(self, node: yaml.Node, where: str, *, one_line: bool = False) -> Optional[str]:
-        if not self._visit(node, where):
-            return None
-        if not isinstance(node, yaml.ScalarNode) or node.tag not in _TEXTLIKE_TAGS:
+    def text(self, node: _Node, where: str, *, one_line: bool = False) -> Optional[str]:
+        if type(node) is not yaml.ScalarEvent or _tag(node) not in _TEXTLIKE_TAGS:
             self.error(node, where, f"expected text, found {_describe(node)}")
             return None
         value: str = node.value.strip()
@@ -482,7 +685,7 @@ class _Builder:
             return None
         return value
 
-    def url(self, node: yaml.Node, where: str) -> Optional[str]:
+    def url(self, node: _Node, where: str) -> Optional[str]:
         value = self.text(node, where, one_line=True)
         if value is None:
             return None
@@ -492,7 +695,7 @@ class _Builder:
             return None
         return value
 
-    def identifier(self, node: yaml.Node, where: str) -> Optional[str]:
+    def identifier(self, node: _Node, where: str) -> Optional[str]:
         value = self.text(node, where, one_line=True)
         if value is not None and not _ID_RE.match(value):
             self.error(node, where, f"id '{_clip(value)}' must use only a-z, 0-9 and single "
@@ -500,10 +703,8 @@ class _Builder:
             return None
         return value
 
-    def integer(self, node: yaml.Node, where: str, *, minimum: int = 0) -> Optional[int]:
-        if not self._visit(node, where):
-            return None
-        if not isinstance(node, yaml.ScalarNode) or node.tag != _INT:
+    def integer(self, node: _Node, where: str, *, minimum: int = 0) -> Optional[int]:
+        if type(node) is not yaml.ScalarEvent or _tag(node) != _INT:
             self.error(node, where, f"expected a whole number, found {_describe(node)}")
             return None
         # Bounded on the text, before any conversion: a 5,000-digit number must cost nothing.
@@ -512,7 +713,8 @@ class _Builder:
             self.error(node, where, f"'{_clip(node.value)}' is too large: at most {MAX_VOTES}")
             return None
         try:
-            value = int(yaml.constructor.SafeConstructor().construct_yaml_int(node))
+            value = int(yaml.constructor.SafeConstructor().construct_yaml_int(
+                yaml.ScalarNode(_INT, node.value)))
         except (ValueError, TypeError):
             self.error(node, where, f"'{_clip(node.value)}' is not a whole number")
             return None
@@ -526,40 +728,87 @@ class _Builder:
 
     # ---- the document
 
-    def build(self, root: yaml.Node) -> Optional[Dataset]:
-        if not isinstance(root, yaml.MappingNode):
+    def build(self, root: _Node) -> Optional[Dataset]:
+        if type(root) is not _Collection or not root.is_mapping:
             self.error(root, "", f"the top level must be a mapping (schema, title, ...), "
                                  f"found {_describe(root)}")
             return None
-        top = self.mapping(root, "", _TOP_KEYS, _TOP_REQUIRED)
-        if top is None:
+        # Each value is checked as soon as it is read, so that a hostile file is rejected at
+        # the error cap without reading the rest. A value that depends on one not read yet
+        # waits, composed in full: every value on the schema (another schema's keys would
+        # only produce misleading errors), dimensions and pros on the subjects.
+        top: dict[str, tuple[_Node, _Node]] = {}
+        waiting: list[str] = []
+        found: dict[str, Any] = {}
+
+        def settle(final: bool) -> bool:
+            """Check the waiting values that can be; False once the schema is refused."""
+            for key in _TOP_KEYS:
+                if key not in waiting:
+                    continue
+                if not final and ((key != "schema" and "schema" not in found)
+                                  or (key in ("dimensions", "pros") and "subjects" not in found)):
+                    continue
+                waiting.remove(key)
+                node = top[key][1]
+                found[key] = self._top_value(key, node, found)
+                _drop(node)
+                if key == "schema" and found[key] is False:
+                    waiting.clear()
+                    return False
+            return True
+
+        refused = False
+        for key_node, value_node in root.pairs():
+            key = self._key(key_node, value_node, "", top, _TOP_KEYS)
+            if key is None:
+                continue
+            top[key] = (key_node, value_node)
+            if refused:
+                _drop(value_node)
+                continue
+            waiting.append(key)
+            refused = not settle(final=False)
+        for key in _TOP_REQUIRED:
+            if key not in top:
+                self.error(root, "", f"missing required key '{key}'")
+        if refused or not settle(final=True):
             return None
-        if "schema" in top:
-            schema_node = top["schema"][1]
-            schema = self.integer(schema_node, "schema")
-            if schema is not None and schema != SCHEMA_VERSION:
-                self.error(schema_node, "schema",
-                           f"schema {schema} is not supported: this kvmq reads schema "
-                           f"{SCHEMA_VERSION}; upgrade kvmq or convert the file")
-                # Another schema's keys would only produce misleading errors.
-                return None
-        title = self.text(top["title"][1], "title", one_line=True) if "title" in top else None
-        summary = self.text(top["summary"][1], "summary") if "summary" in top else None
-        source = self._source(top["source"][1]) if "source" in top else None
-        source_ok = "source" not in top or source is not None
-        subjects, subject_ids = (self._subjects(top["subjects"][1]) if "subjects" in top
-                                 else ([], None))
-        dimensions = (self._dimensions(top["dimensions"][1], subject_ids)
-                      if "dimensions" in top else [])
-        pros = self._pros(top["pros"][1], subject_ids) if "pros" in top else {}
-        if self.errors or title is None or summary is None or not source_ok:
+        title, summary = found.get("title"), found.get("summary")
+        source = found.get("source")
+        subjects = found["subjects"][0] if "subjects" in found else []
+        if self.errors or title is None or summary is None or ("source" in top and source is None):
             return None
         return Dataset(
             title=title, summary=summary, source=source, subjects=tuple(subjects),
-            dimensions=tuple(dimensions), pros=pros, path=self.display,
+            dimensions=tuple(found.get("dimensions", ())), pros=found.get("pros", {}),
+            path=self.display,
         )
 
-    def _source(self, node: yaml.Node) -> Optional[Source]:
+    def _top_value(self, key: str, node: _Node, found: dict[str, Any]) -> Any:
+        """One top-level value, read; for the schema, False if it is another schema."""
+        subject_ids = found["subjects"][1] if "subjects" in found else None
+        if key == "schema":
+            schema = self.integer(node, "schema")
+            if schema is not None and schema != SCHEMA_VERSION:
+                self.error(node, "schema",
+                           f"schema {schema} is not supported: this kvmq reads schema "
+                           f"{SCHEMA_VERSION}; upgrade kvmq or convert the file")
+                return False
+            return schema
+        if key == "title":
+            return self.text(node, "title", one_line=True)
+        if key == "summary":
+            return self.text(node, "summary")
+        if key == "source":
+            return self._source(node)
+        if key == "subjects":
+            return self._subjects(node)
+        if key == "dimensions":
+            return self._dimensions(node, subject_ids)
+        return self._pros(node, subject_ids)
+
+    def _source(self, node: _Node) -> Optional[Source]:
         entries = self.mapping(node, "source", _SOURCE_KEYS, ("title", "publisher"))
         if entries is None:
             return None
@@ -572,25 +821,25 @@ class _Builder:
             return None
         return Source(title=title, publisher=publisher, url=url)
 
-    def _subjects(self, node: yaml.Node) -> tuple[list[Subject], Optional[list[str]]]:
+    def _subjects(self, node: _Node) -> tuple[list[Subject], Optional[list[str]]]:
         """The valid subjects, and every id declared (valid or not) to check keys against.
 
         The declared ids are None when the list itself is unusable, so that keys elsewhere
         are not reported as unknown subjects because of one upstream mistake.
         """
         subjects: list[Subject] = []
-        if not isinstance(node, yaml.SequenceNode):
+        if type(node) is not _Collection or node.is_mapping:
             self.sequence(node, "subjects", "subjects")
             return subjects, None
+        items = node.all()  # looked at twice: for the declared ids, then one by one
         declared = list(dict.fromkeys(
             item_value.value
-            for item in node.value if isinstance(item, yaml.MappingNode)
-            for key, item_value in item.value
-            if isinstance(key, yaml.ScalarNode) and key.value == "id"
-            and isinstance(item_value, yaml.ScalarNode)
+            for item in items if type(item) is _Collection and item.is_mapping
+            for key, item_value in item.pairs()
+            if type(key) is yaml.ScalarEvent and key.value == "id"
+            and type(item_value) is yaml.ScalarEvent
         ))
-        items = self.sequence(node, "subjects", "subjects")
-        if node is not None and isinstance(node, yaml.SequenceNode) and len(items) < 2:
+        if len(items) < 2:
             self.error(node, "subjects", f"a comparison needs two or more subjects, found {len(items)}")
         seen: set[str] = set()
         for index, item in enumerate(items):
@@ -617,19 +866,20 @@ class _Builder:
                 subjects.append(Subject(**values))  # type: ignore[arg-type]
         return subjects, declared
 
-    def _dimensions(self, node: yaml.Node, subject_ids: Optional[list[str]]) -> list[Dimension]:
+    def _dimensions(self, node: _Node, subject_ids: Optional[list[str]]) -> list[Dimension]:
         dimensions: list[Dimension] = []
-        items = self.sequence(node, "dimensions", "dimensions")
-        if isinstance(node, yaml.SequenceNode) and not items:
-            self.error(node, "dimensions", "needs at least one dimension")
         seen: set[str] = set()
-        for index, item in enumerate(items):
+        count = 0
+        for index, item in enumerate(self.sequence(node, "dimensions", "dimensions")):
+            count += 1
             dimension = self._dimension(item, f"dimensions[{index}]", subject_ids, seen)
             if dimension is not None:
                 dimensions.append(dimension)
+        if type(node) is _Collection and not node.is_mapping and not count:
+            self.error(node, "dimensions", "needs at least one dimension")
         return dimensions
 
-    def _dimension(self, node: yaml.Node, where: str, subject_ids: Optional[list[str]],
+    def _dimension(self, node: _Node, where: str, subject_ids: Optional[list[str]],
                    seen: set[str]) -> Optional[Dimension]:
         entries = self.mapping(node, where, _DIMENSION_KEYS, ("id", "title", "descriptions"))
         if entries is None:
@@ -693,8 +943,8 @@ class _Builder:
             notes=tuple(notes), commands=commands, sources=tuple(sources),
         )
 
-    def _by_subject(self, node: yaml.Node, where: str, subject_ids: Optional[list[str]],
-                    read: Callable[[yaml.Node, str], Any]) -> Optional[dict[str, Any]]:
+    def _by_subject(self, node: _Node, where: str, subject_ids: Optional[list[str]],
+                    read: Callable[[_Node, str], Any]) -> Optional[dict[str, Any]]:
         """A mapping keyed by subject id, each value read by ``read``; None if any is bad."""
         entries = self.free_mapping(node, where)
         if entries is None:
@@ -717,7 +967,7 @@ class _Builder:
                 out[key] = value
         return out if ok else None
 
-    def _note(self, node: yaml.Node, where: str) -> Optional[Note]:
+    def _note(self, node: _Node, where: str) -> Optional[Note]:
         entries = self.mapping(node, where, _NOTE_KEYS, ("text",))
         if entries is None:
             return None
@@ -738,7 +988,7 @@ class _Builder:
             return None
         return Note(text=text, source=source, kind=kind)
 
-    def _command_list(self, node: yaml.Node, where: str) -> Optional[tuple[Command, ...]]:
+    def _command_list(self, node: _Node, where: str) -> Optional[tuple[Command, ...]]:
         commands: list[Command] = []
         ok = True
         for index, item in enumerate(self.sequence(node, where, "commands")):
@@ -758,13 +1008,13 @@ class _Builder:
             commands.append(Command(run=run, does=does, **optional))
         return tuple(commands) if ok else None
 
-    def _pros(self, node: yaml.Node, subject_ids: Optional[list[str]]) -> dict[str, tuple[Pro, ...]]:
+    def _pros(self, node: _Node, subject_ids: Optional[list[str]]) -> dict[str, tuple[Pro, ...]]:
         found = self._by_subject(node, "pros", subject_ids, self._pro_list)
         if found is None:
             return {}
         return {sid: found.get(sid, ()) for sid in subject_ids or found}
 
-    def _pro_list(self, node: yaml.Node, where: str) -> Optional[tuple[Pro, ...]]:
+    def _pro_list(self, node: _Node, where: str) -> Optional[tuple[Pro, ...]]:
         pros: list[Pro] = []
         ok = True
         for index, item in enumerate(self.sequence(node, where, "pros")):
@@ -784,19 +1034,24 @@ class _Builder:
         return tuple(pros) if ok else None
 
 
-def _describe(node: Optional[yaml.Node]) -> str:
-    if isinstance(node, yaml.MappingNode):
-        return "a mapping"
-    if isinstance(node, yaml.SequenceNode):
-        return "a list"
-    if isinstance(node, yaml.ScalarNode):
-        if node.tag == _NULL:
+def _describe(node: Optional[_Node]) -> str:
+    if type(node) is _Collection:
+        return "a mapping" if node.is_mapping else "a list"
+    if type(node) is yaml.ScalarEvent:
+        tag = _tag(node)
+        if tag == _NULL:
             return "nothing (an empty value)"
-        if node.tag == _STR:
+        if tag == _STR:
             return f"text '{_clip(node.value)}'"
-        kind = _clip(node.tag.rsplit(":", 1)[-1], 30)
+        kind = _clip(tag.rsplit(":", 1)[-1], 30)
         return f"{kind} '{_clip(node.value)}'"
     return "something else"
+
+
+def _drop(node: _Node) -> None:
+    """A reader is done with ``node``: what is left of it in the file is skipped, unread."""
+    if type(node) is _Collection and node.stream is not None:
+        node.stream.drop(node)
 
 
 def _clip(value: str, limit: int = 40) -> str:

@@ -11,13 +11,10 @@ import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 from kvmq.dataset import loader as _loader
 from kvmq.dataset.model import InvalidDataset
-
-if TYPE_CHECKING:
-    import yaml
 
 OPTIONS_SCHEMA = 1
 OPTIONS_FILE = "qemu-options.yaml"
@@ -139,7 +136,7 @@ def loads_options(text: str, display: str = "<string>") -> OptionTable:
     builder = _OptionsBuilder(display)
     table = None
     with contextlib.suppress(_loader._TooManyErrors):  # the builder stops at the error cap
-        table = builder.build(_loader._compose(text.lstrip("\ufeff"), display))
+        table = _loader._parse(text.lstrip("\ufeff"), display, builder, builder.build)
     if builder.errors or table is None:
         errors = sorted(builder.errors, key=lambda e: (e.line, e.col))
         limit = _loader.MAX_REPORTED_ERRORS
@@ -158,7 +155,7 @@ _FINDING = ("id", "level", "when", "message", "fix", "source")
 class _OptionsBuilder(_loader._Builder):
     """Builds an :class:`OptionTable` from the composed YAML, collecting every problem."""
 
-    def build(self, root: yaml.Node) -> Optional[OptionTable]:  # type: ignore[override]
+    def build(self, root: _loader._Node) -> Optional[OptionTable]:  # type: ignore[override]
         top = self.mapping(root, "", _TOP, ("schema", "kind", "versions", "findings", "options"))
         if top is None:
             return None
@@ -187,7 +184,7 @@ class _OptionsBuilder(_loader._Builder):
 
     # ---- pieces
 
-    def _source_url(self, node: yaml.Node, where: str) -> Optional[str]:
+    def _source_url(self, node: _loader._Node, where: str) -> Optional[str]:
         value = self.text(node, where, one_line=True)
         if value is None:
             return None
@@ -200,7 +197,7 @@ class _OptionsBuilder(_loader._Builder):
             return None
         return value
 
-    def _sections(self, node: yaml.Node) -> dict[str, str]:
+    def _sections(self, node: _loader._Node) -> dict[str, str]:
         out: dict[str, str] = {}
         for name, _key_node, value_node in self.free_mapping(node, "sections") or ():
             url = self.url(value_node, f"sections.{name}")
@@ -208,7 +205,7 @@ class _OptionsBuilder(_loader._Builder):
                 out[name] = url
         return out
 
-    def _backends(self, node: yaml.Node) -> dict[str, str]:
+    def _backends(self, node: _loader._Node) -> dict[str, str]:
         out: dict[str, str] = {}
         for name, _key_node, value_node in self.free_mapping(node, "chardev-backends") or ():
             meaning = self.text(value_node, f"chardev-backends.{name}", one_line=True)
@@ -216,13 +213,13 @@ class _OptionsBuilder(_loader._Builder):
                 out[name] = meaning
         return out
 
-    def _shared(self, node: yaml.Node) -> dict[str, dict[str, SubOptionInfo]]:
+    def _shared(self, node: _loader._Node) -> dict[str, dict[str, SubOptionInfo]]:
         out: dict[str, dict[str, SubOptionInfo]] = {}
         for name, _key_node, value_node in self.free_mapping(node, "shared") or ():
             out[name] = self._suboptions(value_node, f"shared.{name}")
         return out
 
-    def _findings(self, node: yaml.Node) -> dict[str, FindingInfo]:
+    def _findings(self, node: _loader._Node) -> dict[str, FindingInfo]:
         out: dict[str, FindingInfo] = {}
         for index, item in enumerate(self.sequence(node, "findings", "findings")):
             where = f"findings[{index}]"
@@ -268,7 +265,7 @@ class _OptionsBuilder(_loader._Builder):
     def _optional_text(self, entries: dict, key: str, where: str) -> Optional[str]:
         return self.text(entries[key][1], f"{where}.{key}", one_line=True) if key in entries else None
 
-    def _suboptions(self, node: Optional[yaml.Node], where: str,
+    def _suboptions(self, node: Optional[_loader._Node], where: str,
                     uses: Sequence[str] = ()) -> dict[str, SubOptionInfo]:
         out: dict[str, SubOptionInfo] = {}
         for name in uses:
@@ -309,7 +306,7 @@ class _OptionsBuilder(_loader._Builder):
                            f"'{_loader._clip(name)}' is not a list under 'shared'")
         return uses
 
-    def _kinds(self, node: yaml.Node, where: str) -> dict[str, KindInfo]:
+    def _kinds(self, node: _loader._Node, where: str) -> dict[str, KindInfo]:
         out: dict[str, KindInfo] = {}
         for index, item in enumerate(self.sequence(node, where, "kinds")):
             item_where = f"{where}[{index}]"
@@ -335,9 +332,9 @@ class _OptionsBuilder(_loader._Builder):
                 out[spelled] = info
         return out
 
-    def _options(self, node: yaml.Node) -> dict[str, OptionInfo]:
+    def _options(self, node: _loader._Node) -> dict[str, OptionInfo]:
         out: dict[str, OptionInfo] = {}
-        pending_kinds: list[tuple[str, str, yaml.Node]] = []
+        pending_kinds: list[tuple[str, str, _loader._Node]] = []
         for index, item in enumerate(self.sequence(node, "options", "options")):
             where = f"options[{index}]"
             entries = self.mapping(item, where, _OPTION, ("name", "syntax", "meaning", "source"))
