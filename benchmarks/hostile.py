@@ -92,9 +92,28 @@ def control_characters(size: int) -> str:
                   f'beta: b}}\n', size)
 
 
+def long_sources_list(size: int) -> str:
+    """One dimension whose ``sources`` list goes on for the whole file, none of them a URL."""
+    return HEADER + "pros: {}\n" + DIMENSION + "    sources:\n" + _repeat(
+        lambda n: f"      - nope{n}\n", size)
+
+
+def long_notes_list(size: int) -> str:
+    """One dimension whose ``notes`` are all text where a mapping belongs."""
+    return HEADER + "pros: {}\n" + DIMENSION + "    notes:\n" + _repeat(
+        lambda n: f"      - nope{n}\n", size)
+
+
+def long_subjects_list(size: int) -> str:
+    """Subjects without names, for the whole file (their ids are needed before the rest)."""
+    return HEADER.replace("subjects:\n", "subjects:\n" + _repeat(lambda n: f"  - id: x{n}\n", size)) \
+        + DIMENSION + "pros: {}\n"
+
+
 GENERATORS: dict[str, Callable[[int], str]] = {
     fn.__name__: fn for fn in (mistyped_keys, wrong_subject_keys, alias_flood, flow_list,
-                               huge_integers, control_characters)
+                               huge_integers, control_characters, long_sources_list,
+                               long_notes_list, long_subjects_list)
 }
 
 _CHILD = """

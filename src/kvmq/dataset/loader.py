@@ -567,6 +567,85 @@ _COMMAND_REQUIRED = ("run", "does")
 _PRO_KEYS = ("label", "votes")
 
 
+class _Entries:
+    """A mapping's entries by key, read from the file only as far as a reader asks.
+
+    Readers look keys up in their own order and read each value at once when they get it.
+    Going on past a value that was handed out skips what is left of it, so a long list is
+    read item by item and reading stops at the error cap; a value passed over before it was
+    asked for (its key comes earlier in the file than the reader's order) is composed whole,
+    for later. ``close()`` reads the rest: every key is checked, missing ones reported.
+    """
+
+    __slots__ = ("_allowed", "_builder", "_done", "_handed", "_last", "_node", "_pairs",
+                 "_required", "_where", "found")
+
+    def __init__(self, builder: _Builder, node: _Collection, where: str, allowed: Sequence[str],
+                 required: Sequence[str]) -> None:
+        self._builder = builder
+        self._node = node
+        self._where = where
+        self._allowed = allowed
+        self._required = required
+        self._pairs = node.pairs()
+        self.found: dict[str, tuple[_Node, _Node]] = {}  # the usable keys read so far
+        self._last: Optional[_Node] = None  # the value read last, and whether it was handed out
+        self._handed = False
+        self._done = False
+
+    def _read_one(self) -> Optional[str]:
+        """Read the next entry; its key if usable (else ""), None at the end (then closed)."""
+        if self._done:
+            return None
+        if self._handed and self._last is not None:
+            _drop(self._last)
+        builder = self._builder
+        try:
+            key_node, value_node = next(self._pairs)
+        except StopIteration:
+            self._done = True
+            for required in self._required:
+                if required not in self.found:
+                    builder.error(self._node, self._where, f"missing required key '{required}'")
+            return None
+        self._last, self._handed = value_node, False
+        key = builder._key(key_node, value_node, self._where, self.found, self._allowed)
+        if key is None:
+            return ""
+        self.found[key] = (key_node, value_node)
+        return key
+
+    def _read_until(self, wanted: Optional[str]) -> None:
+        while (wanted is None or wanted not in self.found) and self._read_one() is not None:
+            pass
+
+    def __contains__(self, key: str) -> bool:
+        self._read_until(key)
+        return key in self.found
+
+    def __getitem__(self, key: str) -> tuple[_Node, _Node]:
+        self._read_until(key)
+        pair = self.found[key]
+        if pair[1] is self._last:
+            self._handed = True
+        return pair
+
+    def close(self) -> None:
+        self._read_until(None)
+
+    def each(self) -> Iterator[tuple[str, _Node]]:
+        """Every usable entry in file order, each handed out as it is read (and skipped past
+        when the next is asked for): a reader that takes them so never waits on a value.
+        Ends closed (missing keys reported)."""
+        while True:
+            key = self._read_one()
+            if key is None:
+                return
+            if key:
+                self._handed = True
+                yield key, self.found[key][1]
+
+
 class _Builder:
     """Walks the composed node tree once, collecting problems and building the model."""
 
@@ -617,22 +696,25 @@ class _Builder:
             _drop(value_node)
         return key
 
-    def mapping(self, node: _Node, where: str, allowed: Sequence[str],
-                required: Sequence[str]) -> Optional[dict[str, tuple[_Node, _Node]]]:
-        """A mapping's entries by key (key node and value node), checking keys."""
+    def entries(self, node: _Node, where: str, allowed: Sequence[str],
+                required: Sequence[str]) -> Optional[_Entries]:
+        """A mapping's entries by key (key node and value node), keys checked as they are
+        read; the reader calls ``close()`` when done (see _Entries)."""
         if type(node) is not _Collection or not node.is_mapping:
             self.error(node, where, f"expected a mapping of keys ({', '.join(required) or '...'}), "
                                     f"found {_describe(node)}")
             return None
-        entries: dict[str, tuple[_Node, _Node]] = {}
-        for key_node, value_node in node.pairs():
-            key = self._key(key_node, value_node, where, entries, allowed)
-            if key is not None:
-                entries[key] = (key_node, value_node)
-        for key in required:
-            if key not in entries:
-                self.error(node, where, f"missing required key '{key}'")
-        return entries
+        return _Entries(self, node, where, allowed, required)
+
+    def mapping(self, node: _Node, where: str, allowed: Sequence[str],
+                required: Sequence[str]) -> Optional[dict[str, tuple[_Node, _Node]]]:
+        """Every entry of a mapping at once, each value composed (for readers that look at
+        them in any order)."""
+        entries = self.entries(node, where, allowed, required)
+        if entries is None:
+            return None
+        entries.close()
+        return entries.found
 
     def free_mapping(self, node: _Node,
                      where: str) -> Optional[Iterator[tuple[str, _Node, _Node]]]:
@@ -809,7 +891,7 @@ class _Builder:
         return self._pros(node, subject_ids)
 
     def _source(self, node: _Node) -> Optional[Source]:
-        entries = self.mapping(node, "source", _SOURCE_KEYS, ("title", "publisher"))
+        entries = self.entries(node, "source", _SOURCE_KEYS, ("title", "publisher"))
         if entries is None:
             return None
         title = self.text(entries["title"][1], "source.title", one_line=True) \
@@ -817,6 +899,7 @@ class _Builder:
         publisher = self.text(entries["publisher"][1], "source.publisher", one_line=True) \
             if "publisher" in entries else None
         url = self.url(entries["url"][1], "source.url") if "url" in entries else None
+        entries.close()
         if title is None or publisher is None:
             return None
         return Source(title=title, publisher=publisher, url=url)
@@ -831,22 +914,17 @@ class _Builder:
         if type(node) is not _Collection or node.is_mapping:
             self.sequence(node, "subjects", "subjects")
             return subjects, None
-        items = node.all()  # looked at twice: for the declared ids, then one by one
-        declared = list(dict.fromkeys(
-            item_value.value
-            for item in items if type(item) is _Collection and item.is_mapping
-            for key, item_value in item.pairs()
-            if type(key) is yaml.ScalarEvent and key.value == "id"
-            and type(item_value) is yaml.ScalarEvent
-        ))
-        if len(items) < 2:
-            self.error(node, "subjects", f"a comparison needs two or more subjects, found {len(items)}")
+        declared: dict[str, None] = {}  # every id written, valid or not, in order
         seen: set[str] = set()
-        for index, item in enumerate(items):
+        count = 0
+        for index, item in enumerate(node.children()):
+            count += 1
             where = f"subjects[{index}]"
-            entries = self.mapping(item, where, _SUBJECT_KEYS, _SUBJECT_KEYS)
+            entries = self.entries(item, where, _SUBJECT_KEYS, _SUBJECT_KEYS)
             if entries is None:
                 continue
+            if "id" in entries and type(entries["id"][1]) is yaml.ScalarEvent:
+                declared[entries["id"][1].value] = None
             values = {
                 "id": self.identifier(entries["id"][1], f"{where}.id") if "id" in entries else None,
                 "name": self.text(entries["name"][1], f"{where}.name", one_line=True)
@@ -856,6 +934,7 @@ class _Builder:
                 "homepage": self.url(entries["homepage"][1], f"{where}.homepage")
                 if "homepage" in entries else None,
             }
+            entries.close()
             subject_id = values["id"]
             if subject_id is not None:
                 if subject_id in seen:
@@ -864,7 +943,9 @@ class _Builder:
                 seen.add(subject_id)
             if all(v is not None for v in values.values()):
                 subjects.append(Subject(**values))  # type: ignore[arg-type]
-        return subjects, declared
+        if count < 2:
+            self.error(node, "subjects", f"a comparison needs two or more subjects, found {count}")
+        return subjects, list(declared)
 
     def _dimensions(self, node: _Node, subject_ids: Optional[list[str]]) -> list[Dimension]:
         dimensions: list[Dimension] = []
@@ -881,61 +962,64 @@ class _Builder:
 
     def _dimension(self, node: _Node, where: str, subject_ids: Optional[list[str]],
                    seen: set[str]) -> Optional[Dimension]:
-        entries = self.mapping(node, where, _DIMENSION_KEYS, ("id", "title", "descriptions"))
+        # Read in file order: a long list (notes, sources, commands) is checked item by item
+        # as it is read, and nothing waits for a key that comes later or not at all.
+        entries = self.entries(node, where, _DIMENSION_KEYS, ("id", "title", "descriptions"))
         if entries is None:
             return None
         ok = True
-        dimension_id = self.identifier(entries["id"][1], f"{where}.id") if "id" in entries else None
-        if dimension_id is not None:
-            if dimension_id in seen:
-                self.error(entries["id"][1], f"{where}.id", f"duplicate dimension id '{dimension_id}'")
-                ok = False
-            seen.add(dimension_id)
-        title = self.text(entries["title"][1], f"{where}.title", one_line=True) \
-            if "title" in entries else None
-        verdict = None
-        if "verdict" in entries:
-            verdict = self.text(entries["verdict"][1], f"{where}.verdict", one_line=True)
-            ok = ok and verdict is not None
+        dimension_id: Optional[str] = None
+        title: Optional[str] = None
+        verdict: Optional[str] = None
         descriptions: dict[str, str] = {}
-        if "descriptions" in entries:
-            desc_node = entries["descriptions"][1]
-            found = self._by_subject(desc_node, f"{where}.descriptions", subject_ids,
-                                     lambda n, w: self.text(n, w))
-            if found is None:
-                ok = False
-            else:
-                missing = [sid for sid in subject_ids or () if sid not in found]
-                for sid in missing:
-                    self.error(desc_node, f"{where}.descriptions",
-                               f"missing entry for subject '{_clip(sid)}'")
-                ok = ok and not missing
-                descriptions = {sid: found[sid] for sid in subject_ids or found if sid in found}
         notes: list[Note] = []
-        if "notes" in entries:
-            for index, note_node in enumerate(self.sequence(entries["notes"][1], f"{where}.notes",
-                                                            "notes")):
-                note = self._note(note_node, f"{where}.notes[{index}]")
-                ok = ok and note is not None
-                if note is not None:
-                    notes.append(note)
         commands: dict[str, tuple[Command, ...]] = {}
-        if "commands" in entries:
-            found_cmds = self._by_subject(entries["commands"][1], f"{where}.commands", subject_ids,
-                                          self._command_list)
-            if found_cmds is None:
-                ok = False
-            else:
-                commands = {sid: found_cmds[sid] for sid in subject_ids or found_cmds
-                            if sid in found_cmds}
         sources: list[str] = []
-        if "sources" in entries:
-            for index, url_node in enumerate(self.sequence(entries["sources"][1],
-                                                           f"{where}.sources", "URLs")):
-                url = self.url(url_node, f"{where}.sources[{index}]")
-                ok = ok and url is not None
-                if url is not None:
-                    sources.append(url)
+        for key, value in entries.each():
+            if key == "id":
+                dimension_id = self.identifier(value, f"{where}.id")
+                if dimension_id is not None:
+                    if dimension_id in seen:
+                        self.error(value, f"{where}.id", f"duplicate dimension id '{dimension_id}'")
+                        ok = False
+                    seen.add(dimension_id)
+            elif key == "title":
+                title = self.text(value, f"{where}.title", one_line=True)
+            elif key == "verdict":
+                verdict = self.text(value, f"{where}.verdict", one_line=True)
+                ok = ok and verdict is not None
+            elif key == "descriptions":
+                found = self._by_subject(value, f"{where}.descriptions", subject_ids,
+                                         lambda n, w: self.text(n, w))
+                if found is None:
+                    ok = False
+                else:
+                    missing = [sid for sid in subject_ids or () if sid not in found]
+                    for sid in missing:
+                        self.error(value, f"{where}.descriptions",
+                                   f"missing entry for subject '{_clip(sid)}'")
+                    ok = ok and not missing
+                    descriptions = {sid: found[sid] for sid in subject_ids or found if sid in found}
+            elif key == "notes":
+                for index, note_node in enumerate(self.sequence(value, f"{where}.notes", "notes")):
+                    note = self._note(note_node, f"{where}.notes[{index}]")
+                    ok = ok and note is not None
+                    if note is not None:
+                        notes.append(note)
+            elif key == "commands":
+                found_cmds = self._by_subject(value, f"{where}.commands", subject_ids,
+                                              self._command_list)
+                if found_cmds is None:
+                    ok = False
+                else:
+                    commands = {sid: found_cmds[sid] for sid in subject_ids or found_cmds
+                                if sid in found_cmds}
+            elif key == "sources":
+                for index, url_node in enumerate(self.sequence(value, f"{where}.sources", "URLs")):
+                    url = self.url(url_node, f"{where}.sources[{index}]")
+                    ok = ok and url is not None
+                    if url is not None:
+                        sources.append(url)
         if not ok or dimension_id is None or title is None or not descriptions:
             return None
         return Dimension(
@@ -968,23 +1052,26 @@ class _Builder:
         return out if ok else None
 
     def _note(self, node: _Node, where: str) -> Optional[Note]:
-        entries = self.mapping(node, where, _NOTE_KEYS, ("text",))
+        entries = self.entries(node, where, _NOTE_KEYS, ("text",))
         if entries is None:
             return None
-        text = self.text(entries["text"][1], f"{where}.text") if "text" in entries else None
-        source = self.url(entries["source"][1], f"{where}.source") if "source" in entries else None
-        kind = "caveat"
-        if "kind" in entries:
-            kind_node = entries["kind"][1]
-            value = self.text(kind_node, f"{where}.kind", one_line=True)
-            if value is not None and value not in NOTE_KINDS:
-                self.error(kind_node, f"{where}.kind",
-                           f"kind '{_clip(value)}' is not one of: {', '.join(NOTE_KINDS)}")
-                return None
-            if value is None:
-                return None
-            kind = value
-        if text is None or ("source" in entries and source is None):
+        text: Optional[str] = None
+        source: Optional[str] = None
+        source_bad = False
+        kind: Optional[str] = "caveat"
+        for key, value in entries.each():
+            if key == "text":
+                text = self.text(value, f"{where}.text")
+            elif key == "source":
+                source = self.url(value, f"{where}.source")
+                source_bad = source is None
+            elif key == "kind":
+                kind = self.text(value, f"{where}.kind", one_line=True)
+                if kind is not None and kind not in NOTE_KINDS:
+                    self.error(value, f"{where}.kind",
+                               f"kind '{_clip(kind)}' is not one of: {', '.join(NOTE_KINDS)}")
+                    kind = None
+        if text is None or kind is None or source_bad:
             return None
         return Note(text=text, source=source, kind=kind)
 
@@ -993,7 +1080,7 @@ class _Builder:
         ok = True
         for index, item in enumerate(self.sequence(node, where, "commands")):
             item_where = f"{where}[{index}]"
-            entries = self.mapping(item, item_where, _COMMAND_KEYS, _COMMAND_REQUIRED)
+            entries = self.entries(item, item_where, _COMMAND_KEYS, _COMMAND_REQUIRED)
             if entries is None:
                 ok = False
                 continue
@@ -1002,6 +1089,7 @@ class _Builder:
                 if "does" in entries else None
             optional = {key: self.text(entries[key][1], f"{item_where}.{key}", one_line=True)
                         for key in ("caution", "needs") if key in entries}
+            entries.close()
             if run is None or does is None or None in optional.values():
                 ok = False
                 continue
@@ -1019,7 +1107,7 @@ class _Builder:
         ok = True
         for index, item in enumerate(self.sequence(node, where, "pros")):
             item_where = f"{where}[{index}]"
-            entries = self.mapping(item, item_where, _PRO_KEYS, _PRO_KEYS)
+            entries = self.entries(item, item_where, _PRO_KEYS, _PRO_KEYS)
             if entries is None:
                 ok = False
                 continue
@@ -1027,6 +1115,7 @@ class _Builder:
                 if "label" in entries else None
             votes = self.integer(entries["votes"][1], f"{item_where}.votes") \
                 if "votes" in entries else None
+            entries.close()
             if label is None or votes is None:
                 ok = False
                 continue
