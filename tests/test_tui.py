@@ -19,10 +19,12 @@ from tests.tui_helpers import (
     TUI_FIXTURES,
     fake_host,
     fixture,
+    footer_line,
     make_app,
     screen_text,
     shipped,
     started,
+    wait_for_footer,
     wait_until,
 )
 
@@ -401,6 +403,7 @@ async def test_small_sizes_show_the_title_and_text(size: tuple[int, int]) -> Non
     app = make_app(dataset)
     async with started(app, size=size) as pilot:
         first = dataset.dimensions[0]
+        await wait_for_footer(pilot)
         screen = screen_text(app)
         assert title_visible(app)
         if size == (40, 12):
@@ -626,11 +629,12 @@ async def test_the_footer_drops_the_palette_key_when_the_terminal_narrows() -> N
 
     app = ExplorerApp(packaged_data_path())
     async with started(app, size=(120, 36)) as pilot:
-        assert "palette" in screen_text(app).splitlines()[-1]  # the control
+        await wait_for_footer(pilot)
+        assert "palette" in footer_line(app)  # the control
         await pilot.resize_terminal(20, 8)
         await pilot.pause()
-        await pilot.pause()
-        assert "palette" not in screen_text(app).splitlines()[-1]
+        await wait_for_footer(pilot)
+        assert "Filter" in footer_line(app) and "palette" not in footer_line(app)
 
 
 async def test_the_pane_lays_out_ahead_where_the_user_is_heading() -> None:

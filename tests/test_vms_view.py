@@ -13,7 +13,15 @@ from textual.widgets import OptionList, Static
 
 from kvmq.host.vms import Scan, Scanner
 from kvmq.tui.vms_view import NO_VMS_TEXT, VmsView
-from tests.tui_helpers import VMS_FIXTURES, fake_scanner, make_app, screen_text, started, wait_for_vms_scan
+from tests.tui_helpers import (
+    VMS_FIXTURES,
+    fake_scanner,
+    make_app,
+    screen_text,
+    started,
+    wait_for_footer,
+    wait_for_vms_scan,
+)
 
 
 class VmsApp(App[None]):
@@ -181,7 +189,7 @@ async def test_explorer_tab_key_and_help() -> None:
         await pilot.press("5")
         await wait_for_vms_scan(pilot)
         assert app.focused is not None and app.focused.id == "vms-list"
-        assert "Refresh VMs" in screen_text(app)  # the Footer shows the tab's own r
+        await wait_for_footer(pilot, lambda line: "Refresh VMs" in line)  # the tab's own r
         await pilot.press("question_mark")
         await pilot.pause()
         assert "or the VM scan (VMs tab) again" in " ".join(screen_text(app).replace("│", " ").split())

@@ -96,6 +96,17 @@ async def wait_until(pilot: Pilot[int], condition: Callable[[], bool], timeout: 
     await pilot.pause()
 
 
+def footer_line(app: App[object]) -> str:
+    """The bottom row: the footer's keys."""
+    return screen_text(app).splitlines()[-1]
+
+
+async def wait_for_footer(pilot: Pilot[int], condition: Callable[[str], bool] = bool) -> None:
+    """Let the footer show its keys: it recomposes after a refresh whenever the focus or the
+    bindings change, and is blank in between; ``condition`` is given its stripped line."""
+    await wait_until(pilot, lambda: condition(footer_line(pilot.app).strip()))
+
+
 async def wait_for_host_report(pilot) -> None:  # type: ignore[no-untyped-def]
     """Let the Host tab's worker finish (it runs the checks in a thread)."""
     from kvmq.tui.host_view import HostView
@@ -159,3 +170,5 @@ async def drive_to_state(pilot, name: str) -> None:  # type: ignore[no-untyped-d
         await wait_for_vms_scan(pilot)
         await pilot.press(*vms_keys)
         await pilot.pause()
+    if len(app.screen_stack) == 1:  # no modal over it: the footer is the bottom row
+        await wait_for_footer(pilot)
