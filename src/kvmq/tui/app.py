@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import io
 import os
 import threading
@@ -235,6 +236,13 @@ class ExplorerApp(App[int]):
         self.title = dataset.title
         count = len(dataset.dimensions)
         self.sub_title = f"{count} dimension{'' if count == 1 else 's'}"
+        # The dataset never changes and lives as long as the app: out of the cyclic
+        # collector's reach, no full collection walks it between two keys (0.3 s at 20,000
+        # dimensions). Undone when the app closes (on_unmount).
+        gc.freeze()
+
+    def on_unmount(self) -> None:
+        gc.unfreeze()
 
     def _tabs(self, dataset: Dataset) -> TabbedContent:
         dimension_list = DimensionList(dataset, id="dimensions")
