@@ -337,6 +337,9 @@ def measure_vms(runner: Runner, runs: int, processes: int, qemus: int) -> list[F
         Figure("vms scan first", label, median(report["first"]), median(floor), None,
                note="kvmq vms: every QEMU's descriptors, status and command line parsed",
                samples=report["first"], floor_samples=floor),
+        Figure("vms evidence reads", label, median(report["evidence"]), median(floor), None,
+               note="only the reads a first scan cannot skip (descriptors, status, binary)",
+               samples=report["evidence"], floor_samples=floor),
     ]
 
 

@@ -23,6 +23,7 @@ EXPECTED = {
     )),
     ("vms scan refresh", "50/200"),
     ("vms scan first", "50/200"),
+    ("vms evidence reads", "50/200"),
 }
 
 
