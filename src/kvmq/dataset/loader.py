@@ -1001,11 +1001,8 @@ class _Builder:
                     ok = ok and not missing
                     descriptions = {sid: found[sid] for sid in subject_ids or found if sid in found}
             elif key == "notes":
-                for index, note_node in enumerate(self.sequence(value, f"{where}.notes", "notes")):
-                    note = self._note(note_node, f"{where}.notes[{index}]")
-                    ok = ok and note is not None
-                    if note is not None:
-                        notes.append(note)
+                notes, notes_ok = self._each_item(value, f"{where}.notes", "notes", self._note)
+                ok = ok and notes_ok
             elif key == "commands":
                 found_cmds = self._by_subject(value, f"{where}.commands", subject_ids,
                                               self._command_list)
@@ -1015,17 +1012,27 @@ class _Builder:
                     commands = {sid: found_cmds[sid] for sid in subject_ids or found_cmds
                                 if sid in found_cmds}
             elif key == "sources":
-                for index, url_node in enumerate(self.sequence(value, f"{where}.sources", "URLs")):
-                    url = self.url(url_node, f"{where}.sources[{index}]")
-                    ok = ok and url is not None
-                    if url is not None:
-                        sources.append(url)
+                sources, sources_ok = self._each_item(value, f"{where}.sources", "URLs", self.url)
+                ok = ok and sources_ok
         if not ok or dimension_id is None or title is None or not descriptions:
             return None
         return Dimension(
             id=dimension_id, title=title, verdict=verdict, descriptions=descriptions,
             notes=tuple(notes), commands=commands, sources=tuple(sources),
         )
+
+    def _each_item(self, node: _Node, where: str, what: str,
+                   read: Callable[[_Node, str], Optional[_T]]) -> tuple[list[_T], bool]:
+        """A list's items read one by one by ``read``: the good ones, and whether all were."""
+        found: list[_T] = []
+        ok = True
+        for index, item in enumerate(self.sequence(node, where, what)):
+            value = read(item, f"{where}[{index}]")
+            if value is None:
+                ok = False
+            else:
+                found.append(value)
+        return found, ok
 
     def _by_subject(self, node: _Node, where: str, subject_ids: Optional[list[str]],
                     read: Callable[[_Node, str], Any]) -> Optional[dict[str, Any]]:
