@@ -17,6 +17,7 @@ from kvmq.tui.help_screen import HelpScreen
 from tests.conftest import DATASETS_DIR
 from tests.tui_helpers import (
     TUI_FIXTURES,
+    burst,
     fake_host,
     fixture,
     footer_line,
@@ -205,12 +206,29 @@ async def test_palette_jumps_to_a_dimension() -> None:
         await pilot.press("2")
         await pilot.press("ctrl+p")
         await pilot.pause()
-        await pilot.press(*f"Go to {target.title}")
+        await burst(pilot, *f"Go to {target.title}")  # typed fast, as people do
         await pilot.pause(0.5)
         await pilot.press("enter")
         await pilot.pause()
         assert app.query_one(TabbedContent).active == "compare"
         assert app.query_one(ComparisonPane).dimension == target
+
+
+async def test_page_keys_in_the_same_burst_as_ctrl_p_page_the_palette() -> None:
+    """Textual's command list pages by lines it has not laid out yet right after it opens:
+    ctrl+p followed at once by a page key ended the app with KeyError."""
+    from textual.command import CommandList, CommandPalette
+
+    app = make_app()
+    async with started(app, size=(80, 24)) as pilot:
+        await burst(pilot, "ctrl+p", "pagedown", "end", "pageup", "pagedown")
+        await burst(pilot, *"go to", "pagedown", "pageup", "pagedown")
+        assert app.is_running and isinstance(app.screen, CommandPalette)
+        commands = app.screen.query_one(CommandList)
+        await wait_until(pilot, lambda: commands.option_count > 3 and commands.highlighted is not None)
+        await pilot.press("home")
+        await pilot.press("pagedown")
+        await wait_until(pilot, lambda: (commands.highlighted or 0) > 0)  # it still pages
 
 
 async def test_copy_puts_the_dimension_as_markdown_on_the_clipboard() -> None:
@@ -332,11 +350,9 @@ async def test_survives_any_size_and_random_keys() -> None:
     async with started(app, size=(20, 8)) as pilot:
         for width, height in sizes:
             await pilot.resize_terminal(width, height)
-            for _ in range(5):
-                await pilot.press(rng.choice(keys))
+            await burst(pilot, *(rng.choice(keys) for _ in range(5)))
             # Back to the Compare tab with the list focused, to look at the pane.
-            await pilot.press("escape", "escape", "1")
-            await pilot.pause()
+            await burst(pilot, "escape", "escape", "1")
             assert app.is_running and app.return_code is None
             assert title_visible(app), f"at {width}x{height}"
 

@@ -96,6 +96,22 @@ async def wait_until(pilot: Pilot[int], condition: Callable[[], bool], timeout: 
     await pilot.pause()
 
 
+# The characters the named keys of the random-key tests type (Textual names them this way).
+_KEY_CHARACTERS = {"slash": "/", "question_mark": "?", "space": " "}
+
+
+async def burst(pilot: Pilot[int], *keys: str) -> None:
+    """Keys queued all at once, as a fast typist or a paste delivers them, then a pause.
+    ``pilot.press`` waits for the app to go idle after every key (about 0.1 s each); a burst
+    waits once, and the app has to cope with keys arriving before it handled the last."""
+    from textual import events
+
+    for key in keys:
+        character = key if len(key) == 1 else _KEY_CHARACTERS.get(key)
+        pilot.app.post_message(events.Key(key, character))
+    await pilot.pause()
+
+
 def footer_line(app: App[object]) -> str:
     """The bottom row: the footer's keys."""
     return screen_text(app).splitlines()[-1]

@@ -451,6 +451,14 @@ class ExplorerApp(App[int]):
         yield SystemCommand("Explain a QEMU command line",
                             "Paste a QEMU command line and see it option by option", self.action_explain)
 
+    def action_command_palette(self) -> None:
+        from textual.command import CommandPalette
+
+        from kvmq.tui.command_palette import ExplorerPalette
+
+        if self.use_command_palette and not isinstance(self.screen, CommandPalette):
+            self.push_screen(ExplorerPalette(id="--command-palette"))
+
     def action_help(self) -> None:
         from kvmq.tui.filter_bar import FilterBar
         from kvmq.tui.help_screen import HelpScreen
