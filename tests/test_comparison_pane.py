@@ -11,7 +11,7 @@ from textual.color import Color
 
 from kvmq.dataset.model import Dataset, Dimension
 from kvmq.tui.comparison_pane import COLUMN_GAP, ComparisonPane
-from tests.tui_helpers import fixture, screen_text, shipped, started, wait_until
+from tests.tui_helpers import burst, fixture, screen_text, shipped, started, wait_until
 
 
 class PaneApp(App[None]):
@@ -238,11 +238,9 @@ async def test_tiny_sizes_and_a_resize_sweep_do_not_raise() -> None:
         pane = app.query_one(ComparisonPane)
         pane.focus()
         for index, (width, height) in enumerate(sizes):
-            await pilot.resize_terminal(width, height)
-            await pilot.pause()
+            await pilot.resize_terminal(width, height)  # it pauses itself
             await show(pilot, pane, dataset.dimensions[index % len(dataset.dimensions)])
-            await pilot.press("end", "pageup", "down")
-            await pilot.pause()
+            await burst(pilot, "end", "pageup", "down")
             assert app.is_running
 
 
@@ -279,8 +277,7 @@ async def test_the_screen_shows_exactly_the_highlighted_dimension_after_every_mo
         # jump to a neighbour the pane had laid out ahead.
         keys = ["down"] * (count - 1) + ["up"] * 4 + ["end", "home", "down"]
         for key in keys:
-            await pilot.press(key)
-            await pilot.pause()
+            await burst(pilot, key)  # one key and one pause: pilot.press waits twice more
             expected = pane.plain_lines()[:region.height]
             expected += [""] * (region.height - len(expected))
             rows = screen_text(app).split("\n")[region.y:region.bottom]

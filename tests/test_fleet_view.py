@@ -17,7 +17,7 @@ from kvmq.tui.fleet_host_detail import FleetHostDetail
 from kvmq.tui.fleet_host_list import FleetHostList
 from kvmq.tui.fleet_view import FleetView
 from tests.test_fleet import generator
-from tests.tui_helpers import screen_text, shipped, started, wait_until
+from tests.tui_helpers import burst, screen_text, shipped, started, wait_until
 
 FLEET = Path(__file__).parent / "fixtures" / "fleet"
 
@@ -170,12 +170,9 @@ async def test_a_thousand_hosts_move_filter_and_clear(tmp_path: Path) -> None:
         host_list = app.query_one(FleetHostList)
         assert len(host_list.rows) == hosts
         last = host_list.rows[-1].host
-        for _ in range(20):
-            await pilot.press("down")
+        await burst(pilot, *["down"] * 20)  # a held-down arrow key
         await wait_until(pilot, lambda: detail_text(app).startswith(host_list.rows[20].host))
-        await pilot.press("slash")
-        for key in "dc3 tcg":
-            await pilot.press(key)
+        await burst(pilot, "slash", *"dc3 tcg")
         assert 0 < len(host_list.rows) < hosts
         assert all("dc3" in row.host for row in host_list.rows)
         await pilot.press("escape", "end")

@@ -137,7 +137,7 @@ class FleetView(Vertical):
 
     def focus_table(self) -> None:
         """Focus the host list (the explorer calls this when the Fleet tab opens)."""
-        self.query_one(FleetHostList).focus()
+        self.screen.set_focus(self.query_one(FleetHostList))
 
     # ------------------------------------------------------------------ data
 
@@ -199,16 +199,18 @@ class FleetView(Vertical):
     @on(Input.Submitted, "#fleet-filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.query_one(FleetHostList).focus()
+        self.screen.set_focus(self.query_one(FleetHostList))
 
     def action_filter(self) -> None:
-        self.query_one("#fleet-filter", Input).focus()
+        # Synchronously (Widget.focus() is queued behind keys already waiting): text typed in
+        # the same burst as "/" (a paste, a fast typist) lands in the input, not on the list.
+        self.screen.set_focus(self.query_one("#fleet-filter", Input))
 
     def action_clear_filter(self) -> None:
         field = self.query_one("#fleet-filter", Input)
         if field.value:
             field.value = ""  # Input.Changed re-applies the empty filter
-        self.query_one(FleetHostList).focus()
+        self.screen.set_focus(self.query_one(FleetHostList))
 
     # ------------------------------------------------------------------ re-read
 
