@@ -350,9 +350,13 @@ async def test_survives_any_size_and_random_keys() -> None:
     async with started(app, size=(20, 8)) as pilot:
         for width, height in sizes:
             await pilot.resize_terminal(width, height)
-            await burst(pilot, *(rng.choice(keys) for _ in range(5)))
+            # One key at a time: a burst here reached the palette's "Keys" command once in
+            # CI (its key panel then covers the pane at 20x8); burst tests live on their own.
+            for _ in range(5):
+                await pilot.press(rng.choice(keys))
             # Back to the Compare tab with the list focused, to look at the pane.
-            await burst(pilot, "escape", "escape", "1")
+            await pilot.press("escape", "escape", "1")
+            await pilot.pause()
             assert app.is_running and app.return_code is None
             assert title_visible(app), f"at {width}x{height}"
 
