@@ -377,14 +377,10 @@ async def test_the_highlight_stays_visible_through_a_resize() -> None:
 
 
 async def test_text_typed_in_the_same_burst_as_slash_lands_in_the_filter() -> None:
-    from textual import events
-
     app = make_app()
     async with started(app, size=SIZE) as pilot:
         # A paste: every key queued at once, before the app has handled the first.
-        for key, char in [("slash", "/"), ("g", "g"), ("p", "p"), ("u", "u")]:
-            app.post_message(events.Key(key, char))
-        await pilot.pause()
+        await burst(pilot, "slash", *"gpu")
         await pilot.pause()
         assert app.query_one(FilterBar).query_text == "gpu"
 
@@ -630,16 +626,12 @@ async def test_keys_typed_after_q_do_nothing_on_a_closing_app() -> None:
 
     The keys are queued in one burst, as a terminal delivers them (pilot.press waits between
     keys, which hides the race)."""
-    from textual import events
-
     from kvmq.dataset.loader import packaged_data_path
     from kvmq.tui.app import ExplorerApp
 
     app = ExplorerApp(packaged_data_path())
     async with started(app, size=(80, 24)) as pilot:
-        for character in "question":
-            app.post_message(events.Key(character, character))
-        await pilot.pause()
+        await burst(pilot, *"question")
     assert app.return_code in (0, None)
 
 

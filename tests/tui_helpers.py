@@ -96,7 +96,7 @@ async def wait_until(pilot: Pilot[int], condition: Callable[[], bool], timeout: 
     await pilot.pause()
 
 
-# The characters the named keys of the random-key tests type (Textual names them this way).
+# The characters that Textual's named keys type, for the names the tests use.
 _KEY_CHARACTERS = {"slash": "/", "question_mark": "?", "space": " "}
 
 
