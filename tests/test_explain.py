@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kvmq.dataset.qemu_options import load_options
 from kvmq.host.explain import (
@@ -13,6 +16,7 @@ from kvmq.host.explain import (
     HostFacts,
     explain,
     find_invocation,
+    shell_words,
     split_command_line,
     split_keyval,
 )
@@ -288,3 +292,23 @@ def test_bad_input_is_one_clean_error(text: str, message: str) -> None:
 def test_find_invocation_drops_shell_operators_and_takes_the_last() -> None:
     text = "qemu-system-x86_64 -m 1G\nexec /usr/bin/qemu-system-x86_64 -m 2G > /tmp/log 2>&1 &\n"
     assert find_invocation(text) == ["/usr/bin/qemu-system-x86_64", "-m", "2G"]
+
+
+def _words_or_error(split, line: str) -> object:
+    try:
+        return split(line)
+    except ValueError as exc:
+        return str(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab =,{}:#'\"\\\t\n\r", max_size=30))
+def test_shell_words_split_as_shlex_does(line: str) -> None:
+    # Same words, and the same error for an open quote or a trailing backslash.
+    expected = _words_or_error(lambda text: shlex.split(text, posix=True), line)
+    assert _words_or_error(shell_words, line) == expected
+
+
+def test_a_comment_starts_only_at_the_start_of_a_word() -> None:
+    assert shell_words("kvm -name a#b # -m 1\n-S", comments=True) == ["kvm", "-name", "a#b", "-S"]
+    assert shell_words("'#x' \\#y #z", comments=True) == ["#x", "#y"]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import textwrap
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from kvmq.dataset.qemu_options import load_options
 from kvmq.host.explain import explain, split_command_line
-from kvmq.render.explain import explanation_lines, safe, to_json, to_markdown, to_text
+from kvmq.render.explain import explanation_lines, safe, to_json, to_markdown, to_text, wrap_at_spaces
 
 TABLE = load_options()
 LONG_PATH = "/var/lib/libvirt/images/" + "a" * 90 + ".qcow2"
@@ -47,3 +50,12 @@ def test_json_and_markdown() -> None:
     markdown = to_markdown(sample())
     assert markdown.startswith("## qemu\\-system\\-x86\\_64") or markdown.startswith("## qemu-system")
     assert "`-name [bold]evil\\x1b[31m`" in markdown  # a code span: shown as it is
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab -\t\u3000", max_size=40), st.integers(1, 15), st.integers(0, 3),
+       st.integers(0, 5))
+def test_wrapping_is_textwraps(text: str, width: int, first: int, rest: int) -> None:
+    expected = textwrap.wrap(text, width, initial_indent=" " * first, subsequent_indent=" " * rest,
+                             break_long_words=False, break_on_hyphens=False)
+    assert wrap_at_spaces(text, width, " " * first, " " * rest) == expected

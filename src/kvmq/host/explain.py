@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
@@ -39,6 +38,7 @@ __all__ = [
     "explain",
     "find_invocation",
     "is_qemu_program",
+    "shell_words",
     "split_command_line",
 ]
 
@@ -255,9 +255,60 @@ def split_command_line(line: str) -> list[str]:
         ExplainInputError: unbalanced quotes.
     """
     try:
-        return shlex.split(line, comments=False, posix=True)
+        return shell_words(line)
     except ValueError as exc:
         raise ExplainInputError(f"cannot split the command line: {exc} (unbalanced quotes?)") from None
+
+
+# One piece of a word: plain characters, a '...' or "..." string, a backslash and the
+# character after it; or a run of blanks between words.
+_WORD_PIECE_RE = re.compile(r"""[^ \t\r\n'"\\]+|'[^']*'|"(?:[^"\\]|\\.)*"|\\.|[ \t\r\n]+""", re.S)
+_DOUBLE_QUOTED_ESCAPE_RE = re.compile(r'\\(["\\])')
+_OPEN_DOUBLE_QUOTE_ESCAPE_RE = re.compile(r'"(?:[^"\\]|\\.)*\\\Z', re.S)
+
+
+def shell_words(line: str, comments: bool = False) -> list[str]:
+    """The words of ``line`` as ``shlex.split(line, posix=True)`` gives them, but with one
+    regular-expression match per piece instead of one Python step per character (a libvirt
+    line of 300 options took 19 ms in shlex). With ``comments``, a word that starts with
+    ``#`` starts a comment that runs to the end of the line, as in sh.
+
+    Raises:
+        ValueError: "No closing quotation" or "No escaped character", as shlex says.
+    """
+    words: list[str] = []
+    pieces: list[str] = []
+    in_word = False
+    position, end = 0, len(line)
+    while position < end:
+        match = _WORD_PIECE_RE.match(line, position)
+        if match is None:
+            escaped_at_end = line[position] == "\\" or _OPEN_DOUBLE_QUOTE_ESCAPE_RE.match(line, position)
+            raise ValueError("No escaped character" if escaped_at_end else "No closing quotation")
+        piece = match.group()
+        lead = piece[0]
+        if lead in " \t\r\n":
+            if in_word:
+                words.append("".join(pieces))
+                pieces, in_word = [], False
+        elif comments and not in_word and lead == "#":
+            newline = line.find("\n", position)
+            position = end if newline < 0 else newline
+            continue
+        else:
+            in_word = True
+            if lead == "'":
+                pieces.append(piece[1:-1])
+            elif lead == '"':
+                pieces.append(_DOUBLE_QUOTED_ESCAPE_RE.sub(r"\1", piece[1:-1]))
+            elif lead == "\\":
+                pieces.append(piece[1])
+            else:
+                pieces.append(piece)
+        position = match.end()
+    if in_word:
+        words.append("".join(pieces))
+    return words
 
 
 _PS_LINE_RE = re.compile(r"^\s*(?:\S+\s+)?\d+\s+.*?(?=\S*(?:qemu-system-|qemu-kvm|\bkvm\b))")
@@ -299,7 +350,7 @@ def _invocation_in_line(line: str) -> Optional[list[str]]:
         words = line[ps.end():].split()
     else:
         try:
-            words = shlex.split(line, comments=True, posix=True)
+            words = shell_words(line, comments=True)
         except ValueError as exc:
             if not any(_PROGRAM_RE.search(word) for word in line.split()):
                 return None

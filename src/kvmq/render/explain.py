@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import textwrap
 from typing import Iterator, Optional, Sequence
 
 from rich.text import Text
@@ -49,11 +48,38 @@ def _wrap(text: str, width: int, indent: int, hanging: int = 0) -> list[str]:
     """Wrap at spaces only; a token longer than the line stays whole."""
     if indent + len(text) <= width:  # most lines: no wrapping needed
         return [" " * indent + text]
-    first = " " * indent
-    rest = " " * (indent + hanging)
-    return textwrap.wrap(text, width=max(width, indent + hanging + 10), initial_indent=first,
-                         subsequent_indent=rest, break_long_words=False,
-                         break_on_hyphens=False) or [first]
+    return wrap_at_spaces(text, max(width, indent + hanging + 10), " " * indent,
+                           " " * (indent + hanging)) or [" " * indent]
+
+
+_TEXTWRAP_WHITESPACE = str.maketrans("\t\n\x0b\x0c\r", "     ")
+_SPACES_RE = re.compile(r"( +)")
+
+
+def wrap_at_spaces(text: str, width: int, first: str, rest: str) -> list[str]:
+    """What ``textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest,
+    break_long_words=False, break_on_hyphens=False)`` returns, in a third of its time: an
+    explanation of 300 options wraps some 700 lines, 21 ms through textwrap."""
+    chunks = [chunk for chunk in _SPACES_RE.split(text.expandtabs().translate(_TEXTWRAP_WHITESPACE)) if chunk]
+    chunks.reverse()
+    lines: list[str] = []
+    while chunks:
+        indent = rest if lines else first
+        room = width - len(indent)
+        if lines and not chunks[-1].strip():  # no line but the first starts with blanks
+            chunks.pop()
+        line: list[str] = []
+        length = 0
+        while chunks and length + len(chunks[-1]) <= room:
+            length += len(chunks[-1])
+            line.append(chunks.pop())
+        if chunks and not line and len(chunks[-1]) > room:  # a word longer than the line stays whole
+            line.append(chunks.pop())
+        if line and not line[-1].strip():
+            line.pop()
+        if line:
+            lines.append(indent + "".join(line))
+    return lines
 
 
 def _summary(explanation: Explanation) -> str:
