@@ -7,18 +7,19 @@
 # zip. And zipimport cannot cache compiled bytecode, so every start would recompile textual,
 # rich and pygments from source (about 1 s more). So, like shiv, the first run unpacks the
 # payload (``site/`` in the zip: kvmq and its pure-Python dependencies) into
-# ``$XDG_CACHE_HOME/kvmq/bundles/<version>-<hash>/`` (default ``~/.cache/kvmq/...``):
-# into a private temporary directory first, then renamed into place, so concurrent first
-# runs never see a half-written tree. Later runs only check that the directory exists, and
-# Python keeps its bytecode there. A new build has a new hash, hence a new directory; old
-# ones can be deleted at any time. When the cache cannot be written (read-only home), the
-# payload goes to a temporary directory that is removed on exit.
+# ``$XDG_CACHE_HOME/kvmq/bundles/<version>-<hash>/`` (default ``~/.cache/kvmq/...``): into a
+# private temporary directory first, then renamed into place, so concurrent first runs never
+# see a half-written tree. Later runs only check that the directory exists, and Python keeps
+# its bytecode there: each module is compiled when it is first imported, so a run that is
+# thrown away with its folder (the Ansible report) compiles only what it uses. A new build has
+# a new hash, hence a new directory; old ones can be deleted at any time. When the cache
+# cannot be written (read-only home), the payload goes to a temporary directory that is
+# removed on exit.
 #
 # Deliberately plain: no f-strings or annotations, so that an old python3 (3.6 on an old
 # distribution, even 2.7) gets a clear message rather than a SyntaxError.
 # ruff: noqa: UP031, RUF005
 import os
-import re
 import stat
 import sys
 
@@ -30,8 +31,6 @@ MARKER = ".kvmq-bundle-complete"
 # must still be there with its size (a cheap check, done on every start).
 MANIFEST = ".kvmq-manifest"
 MIN_PYTHON = (3, 9)
-# Matched against each file's full path: what the first run does not compile (see _unpack).
-NOT_COMPILED = re.compile(r"[/\\]pygments[/\\]lexers[/\\](?!__init__\.py$|_mapping\.py$)")
 
 
 class Untrusted(Exception):
@@ -114,11 +113,8 @@ def _verify(folder):
 
 def _unpack(archive, target):
     """Write the payload of ``archive`` into the new, empty, private directory ``target``,
-    with its manifest, and compile it (even under PYTHONDONTWRITEBYTECODE: compileall
-    writes bytecode regardless, and later starts only read it)."""
-    import compileall
+    with its manifest. Nothing is compiled here: see main()."""
     import hashlib
-    import py_compile
     import zipfile
 
     lines = []
@@ -146,10 +142,6 @@ def _unpack(archive, target):
                 lines.append("%s %d %s\n" % (digest.hexdigest(), info.file_size, relative))
         with open(os.path.join(target, MANIFEST), "w", encoding="utf-8") as manifest:
             manifest.writelines(sorted(lines, key=lambda line: line.split(" ", 2)[2]))
-        # Pygments' lexers are over 40 % of the payload's source and kvmq never imports one
-        # (it shows no highlighted code): compiling them would only slow the first run.
-        compileall.compile_dir(target, quiet=2, workers=1, rx=NOT_COMPILED,
-                               invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
         with open(os.path.join(target, MARKER), "w") as marker:
             marker.write(BUNDLE_NAME + "\n")
     finally:
@@ -257,6 +249,14 @@ def main():
         raise
     except Exception as exc:  # never a traceback from the bootstrap
         _error("cannot start the bundle: %s: %s" % (type(exc).__name__, exc), 70)
+    # Python writes each module's bytecode beside it in the unpacked folder as it first
+    # imports it, even under PYTHONDONTWRITEBYTECODE=1 or -B (common in containers): the
+    # folder is kvmq's own cache, and without bytecode every start would compile textual
+    # and rich again (about 1 s). Compiling the whole payload at unpack instead cost a
+    # throwaway run, such as the Ansible report's, 1.6 s of CPU per host for modules that
+    # `kvmq check` never imports. (A module of Python's own library lacking its bytecode
+    # gets it written too, where that folder is writable, as without the variable.)
+    sys.dont_write_bytecode = False
     # The payload goes first, ahead of any other installed copies of the same packages,
     # and the archive itself leaves sys.path (nothing is imported from the zip).
     sys.path[:] = [site] + [entry for entry in sys.path if os.path.abspath(entry or ".") != archive]

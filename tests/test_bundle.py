@@ -106,8 +106,9 @@ class BundleHost:
         env.update(extra)
         return env
 
-    def run(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(self.python), "-I", str(self.bundle), *args], cwd=self.cwd,
+    def run(self, *args: str, isolated: bool = True, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        flags = ["-I"] if isolated else []
+        return subprocess.run([str(self.python), *flags, str(self.bundle), *args], cwd=self.cwd,
                               env=self.env(**extra_env), capture_output=True, text=True,
                               timeout=120, check=False)
 
@@ -241,6 +242,8 @@ def test_explorer_starts_and_quits(host: BundleHost, expected: dict) -> None:
         keys=b"q")
     assert status == 0, screen[-3000:]
     assert "Traceback" not in screen, screen[-3000:]
+    # The explorer's modules are compiled now, for the next start.
+    assert list(unpacked_folder(host.cache).glob("textual/__pycache__/app.*.pyc"))
 
 
 def test_too_old_python_gets_a_clear_message(bundle: Path, tmp_path: Path) -> None:
@@ -262,14 +265,17 @@ def unpacked_folder(cache: Path) -> Path:
     return folder
 
 
-def test_unpacking_compiles_bytecode_even_with_dontwritebytecode(host: BundleHost,
-                                                                 tmp_path: Path) -> None:
+def test_what_a_run_imports_is_compiled_even_with_dontwritebytecode(host: BundleHost,
+                                                                    tmp_path: Path) -> None:
+    """Bytecode lands in the unpacked folder for each module a run imports, and only those
+    (``-I`` would ignore the variable, so this run is not isolated)."""
     cache = tmp_path / "cache"
-    assert_clean(host.run("--version", XDG_CACHE_HOME=str(cache), PYTHONDONTWRITEBYTECODE="1"))
+    assert_clean(host.run("list", isolated=False, XDG_CACHE_HOME=str(cache), PYTHONDONTWRITEBYTECODE="1"))
     folder = unpacked_folder(cache)
-    compiled = list(folder.glob("kvmq/__pycache__/cli.*.pyc")) + list(
-        folder.glob("textual/__pycache__/app.*.pyc"))
-    assert len(compiled) == 2, sorted(p.name for p in folder.rglob("*.pyc"))[:10]
+    compiled = {path.relative_to(folder).parts[0] for path in folder.rglob("*.pyc")}
+    assert {"kvmq", "rich", "yaml"} <= compiled, sorted(compiled)
+    assert "textual" not in compiled  # `kvmq list` never imports the explorer
+    assert list(folder.glob("kvmq/__pycache__/cli.*.pyc"))
     assert (folder / ".kvmq-manifest").is_file()
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
 
