@@ -92,11 +92,27 @@ _SHARED_FIXTURE_FILES = {
 }
 
 
+# The longest work, handed out first (with `--no-loadscope-reorder`, in this order): started
+# last, a 25 s playbook run or benchmark would leave the other workers idle at the end.
+_LONGEST_FIRST = (
+    "test_fleet_ansible.py", "test_bench.py", "test_tui.py::test_survives_any_size_and_random_keys",
+    "test_vms.py", "test_packaging.py", "test_bundle.py", "test_vms_real.py", "test_loader.py",
+)
+
+
+def _start_rank(item: pytest.Item) -> int:
+    for rank, name in enumerate(_LONGEST_FIRST):
+        if item.nodeid.split("/")[-1].startswith(name):
+            return rank
+    return len(_LONGEST_FIRST)
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups off the markers
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.name in _SHARED_FIXTURE_FILES:
             item.add_marker(pytest.mark.xdist_group(item.path.name))
+    items.sort(key=_start_rank)
     if any(item.path.name in _BUNDLE_USERS for item in items):
         from tests import bundle_cache
 

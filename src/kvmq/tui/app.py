@@ -21,7 +21,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, LoadingIndicator, Static, TabbedContent, TabPane
+from textual.widgets import Header, LoadingIndicator, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from kvmq.dataset.model import Dataset
@@ -29,6 +29,7 @@ from kvmq.text import printable
 from kvmq.tui.commands import ExplorerCommands
 from kvmq.tui.comparison_pane import ComparisonPane
 from kvmq.tui.dimension_list import DimensionList
+from kvmq.tui.key_footer import KeyFooter
 
 # Views shown only on demand (the filter bar, Pros, Summary, Host, help) are imported when
 # first needed: start-up then loads and styles only what the first frame shows.
@@ -170,6 +171,8 @@ class ExplorerApp(App[int]):
         self.load_error: Optional[BaseException] = None
         self._dimension_before_filter: Optional[str] = None
         self._quitting = False
+        # Kept, not queried: check_action runs for every binding whenever the footer updates.
+        self._tabbed: Optional[TabbedContent] = None
         self.sub_title = "loading…"
         # The one load path: a daemon thread (quitting never waits for a long parse), started
         # now so that it runs while Textual starts; the first frame shows the tabs if it is done.
@@ -192,7 +195,7 @@ class ExplorerApp(App[int]):
         # Fitted to the terminal from the start: a later change needs a recompose (see below),
         # which would show a frame without the footer.
         width = self.size.width
-        yield Footer(show_command_palette=width >= PALETTE_KEY_WIDTH, compact=width < COMPACT_FOOTER_WIDTH)
+        yield KeyFooter(show_command_palette=width >= PALETTE_KEY_WIDTH, compact=width < COMPACT_FOOTER_WIDTH)
 
     def on_mount(self) -> None:
         self._fit_footer(self.size.width)
@@ -207,7 +210,7 @@ class ExplorerApp(App[int]):
     def _fit_footer(self, width: int) -> None:
         self.wide = width >= WIDE
         # Narrow: the keys keep their labels, without padding and the palette's own label.
-        footer = self.query_one(Footer)
+        footer = self.query_one(KeyFooter)
         footer.compact = width < COMPACT_FOOTER_WIDTH
         palette = width >= PALETTE_KEY_WIDTH
         if footer.show_command_palette != palette:
@@ -218,14 +221,14 @@ class ExplorerApp(App[int]):
     async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.name != "load":
             return
-        if not self.is_running or not self.query(Footer):
+        if not self.is_running or not self.query(KeyFooter):
             return  # quitting: nothing to show the result in
         if event.state == WorkerState.SUCCESS:
             result = event.worker.result
             assert isinstance(result, Dataset)
             self._take_dataset(result)
             await self.query_one("#loading").remove()
-            await self.mount(self._tabs(result), before=self.query_one(Footer))
+            await self.mount(self._tabs(result), before=self.query_one(KeyFooter))
             self._wire_compare_tab()
         elif event.state == WorkerState.ERROR:
             self.load_error = event.worker.error
@@ -247,7 +250,7 @@ class ExplorerApp(App[int]):
     def _tabs(self, dataset: Dataset) -> TabbedContent:
         dimension_list = DimensionList(dataset, id="dimensions")
         pane = ComparisonPane(dataset, id="pane").data_bind(side_by_side=ExplorerApp.wide)
-        tabs = TabbedContent(id="tabs")
+        tabs = self._tabbed = TabbedContent(id="tabs")
         for pane_widget in (
             TabPane("1 Compare", Horizontal(Vertical(dimension_list, id="sidebar"), pane,
                                             id="compare-body"), id="compare"),
@@ -302,7 +305,7 @@ class ExplorerApp(App[int]):
         if isinstance(self.focused, Input):  # a "/" typed into an input
             self.focused.insert_text_at_cursor("/")
             return
-        if self.fleet_view is not None and self.query_one(TabbedContent).active == FLEET_TAB[0]:
+        if self.fleet_view is not None and self._active_tab() == FLEET_TAB[0]:
             self.fleet_view.action_filter()  # the Fleet tab filters its hosts
             return
         self.show_tab("compare")
@@ -399,11 +402,13 @@ class ExplorerApp(App[int]):
     def action_show_tab(self, tab_id: str) -> None:
         self.show_tab(tab_id)
 
+    def _active_tab(self) -> str:
+        return self._tabbed.active if self._tabbed is not None else ""
+
     def show_tab(self, tab_id: str) -> None:
-        found = self.query(TabbedContent)
-        if not found:
+        tabs = self._tabbed
+        if tabs is None or not tabs.is_attached:
             return
-        tabs = found.first()
         if tabs.active == tab_id:
             self._focus_tab(tabs.get_pane(tab_id))
         tabs.active = tab_id
@@ -501,14 +506,12 @@ class ExplorerApp(App[int]):
         if self.dataset is None:
             # Still loading: only help and quit make sense.
             return action in ("help", "quit")
-        tabs = self.query(TabbedContent)
-        active = tabs.first().active if tabs else ""
         if action == "recheck":
-            return active == "host"
+            return self._active_tab() == "host"
         if action == "show_tab" and parameters == (FLEET_TAB[0],):
             return self.fleet_view is not None
         if action == "copy":
-            return active == "compare"
+            return self._active_tab() == "compare"
         return True
 
 
