@@ -544,6 +544,25 @@ async def test_loading_in_a_worker_fills_in_the_explorer() -> None:
         assert app.focused is app.query_one(DimensionList)
 
 
+async def test_a_load_finished_before_the_app_starts_skips_the_loading_screen() -> None:
+    """What `kvmq` does: the read starts before Textual is imported; when it is done by the
+    first compose, the tabs are composed at once (no loading indicator, no second layout)."""
+    from kvmq.dataset.background import BackgroundLoad
+    from kvmq.dataset.loader import packaged_data_path
+    from kvmq.tui.app import ExplorerApp
+
+    data = BackgroundLoad(packaged_data_path())
+    dataset = await data.wait()
+    app = ExplorerApp(data)
+    async with app.run_test(size=SIZE) as pilot:
+        assert not app.query("#loading") and app.query(DimensionList)
+        assert not app.workers  # the loading worker never ran
+        await pilot.pause()
+        assert app.query_one(ComparisonPane).dimension == dataset.dimensions[0]
+    with pytest.raises(ValueError, match="has its loader"):
+        ExplorerApp(BackgroundLoad(packaged_data_path()), loader=load)
+
+
 async def test_a_dataset_error_found_by_the_loading_worker_exits_with_status_2(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from kvmq.dataset.model import InvalidDataset
     from kvmq.tui.app import ExplorerApp

@@ -622,11 +622,15 @@ def _run_fleet(paths: Sequence[str], fmt: Optional[str], only: Optional[str], so
         raise UsageError(str(exc)) from None
     status = EXIT_OK if fleet.ok else 1
     if explore:
+        from kvmq.dataset.background import BackgroundLoad
+        from kvmq.dataset.loader import resolve_data_path
         from kvmq.dataset.model import InvalidDataset
+
+        data = BackgroundLoad(resolve_data_path(None))  # read while Textual imports
         from kvmq.tui.app import run_fleet_explorer
 
         try:
-            return run_fleet_explorer(Path(paths[0]), fleet, only=only, sort=sort)
+            return run_fleet_explorer(Path(paths[0]), fleet, only=only, sort=sort, data=data)
         except InvalidDataset as exc:  # the explorer's own dataset ($KVMQ_DATA) did not load
             raise _dataset_error(exc) from None
     from kvmq.render import fleet as render
@@ -644,13 +648,15 @@ def _run_fleet(paths: Sequence[str], fmt: Optional[str], only: Optional[str], so
 
 
 def _run_explorer(data: Optional[str]) -> int:
+    from kvmq.dataset.background import BackgroundLoad
     from kvmq.dataset.loader import resolve_data_path
     from kvmq.dataset.model import InvalidDataset
 
-    path = resolve_data_path(data)
+    # Read while Textual imports (about 250 ms): the first frame then finds the dataset.
+    load = BackgroundLoad(resolve_data_path(data))
     from kvmq.tui.app import run_explorer
 
     try:
-        return run_explorer(path)
+        return run_explorer(load)
     except InvalidDataset as exc:  # found by the explorer's loading worker
         raise _dataset_error(exc) from None

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gc
 import io
 import os
-import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Optional, Union
@@ -24,6 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Header, LoadingIndicator, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
+from kvmq.dataset.background import BackgroundLoad
 from kvmq.dataset.model import Dataset
 from kvmq.text import printable
 from kvmq.tui.commands import ExplorerCommands
@@ -62,66 +60,6 @@ class ExplorerCrashed(Exception):
     """The explorer stopped on an unexpected error; ``str()`` is its one-line summary."""
 
 
-class _BackgroundLoad:
-    """A dataset read in a daemon thread, awaited by the app's worker or taken when done."""
-
-    def __init__(self, source: Union[Path, Dataset],
-                 loader: Optional[Callable[[Path], Dataset]]) -> None:
-        self._lock = threading.Lock()
-        self._done = False
-        self._result: Optional[Dataset] = None
-        self._error: Optional[BaseException] = None
-        self._notify: Optional[Callable[[], None]] = None
-        if isinstance(source, Dataset):
-            self._settle(source, None)
-            return
-        threading.Thread(target=self._parse, args=(source, loader), name="kvmq-load",
-                         daemon=True).start()
-
-    def _parse(self, path: Path, loader: Optional[Callable[[Path], Dataset]]) -> None:
-        if loader is None:
-            from kvmq.dataset.loader import load
-
-            loader = load
-        try:
-            result, error = loader(path), None
-        except BaseException as exc:  # handed to the app, which hands it to the CLI
-            result, error = None, exc
-        self._settle(result, error)
-
-    def _settle(self, result: Optional[Dataset], error: Optional[BaseException]) -> None:
-        with self._lock:
-            self._result, self._error, self._done = result, error, True
-            notify = self._notify
-        if notify is not None:
-            notify()
-
-    def result_if_done(self) -> Optional[Dataset]:
-        """The dataset if it loaded already (errors are raised by :meth:`wait`)."""
-        with self._lock:
-            return self._result if self._done else None
-
-    async def wait(self) -> Dataset:
-        loop = asyncio.get_running_loop()
-        finished = asyncio.Event()
-
-        def wake() -> None:
-            # RuntimeError: the app has already closed its loop, so nobody waits.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(finished.set)
-
-        with self._lock:
-            if not self._done:
-                self._notify = wake
-            else:
-                finished.set()
-        await finished.wait()
-        if self._error is not None:
-            raise self._error
-        assert self._result is not None
-        return self._result
-
-
 class ExplorerApp(App[int]):
     """Browse a comparison dataset: dimensions, subjects side by side, pros, summary, host."""
 
@@ -150,20 +88,20 @@ class ExplorerApp(App[int]):
     wide: reactive[bool] = reactive(True)
     """The breakpoint the views follow: subjects side by side from WIDE columns on."""
 
-    def __init__(self, source: Union[Path, Dataset], *, host: Optional[Host] = None,
+    def __init__(self, source: Union[Path, Dataset, BackgroundLoad], *, host: Optional[Host] = None,
                  loader: Optional[Callable[[Path], Dataset]] = None,
                  vm_scanner: Optional[Scanner] = None,
                  fleet_view: Optional[FleetView] = None) -> None:
         """Args:
             source: the dataset file, loaded in a thread behind a loading indicator (a
-                Dataset is taken as already loaded, through the same path).
+                Dataset is taken as already loaded, through the same path), or that load
+                started already (as the CLI does, before it imports Textual).
             host: the machine the Host tab checks (tests pass a fake one; None: this one).
             loader: what reads the file (tests slow it down); by default the dataset loader.
             vm_scanner: what the VMs tab scans (tests pass one over a fixture tree; None: /proc).
             fleet_view: the Fleet tab's view (``kvmq fleet DIR``), shown first; None: no tab.
         """
         super().__init__()
-        self._source = source
         self._host = host
         self._vm_scanner = vm_scanner
         self.fleet_view = fleet_view
@@ -175,8 +113,14 @@ class ExplorerApp(App[int]):
         self._tabbed: Optional[TabbedContent] = None
         self.sub_title = "loading…"
         # The one load path: a daemon thread (quitting never waits for a long parse), started
-        # now so that it runs while Textual starts; the first frame shows the tabs if it is done.
-        self._load = _BackgroundLoad(source, loader)
+        # no later than now so that it runs while Textual starts; the first frame shows the
+        # tabs if it is done.
+        if isinstance(source, BackgroundLoad):
+            if loader is not None:
+                raise ValueError("a load already started has its loader")
+            self._load = source
+        else:
+            self._load = BackgroundLoad(source, loader)
 
     # ------------------------------------------------------------------ loading
 
@@ -189,7 +133,8 @@ class ExplorerApp(App[int]):
         else:
             with Vertical(id="loading"):
                 yield LoadingIndicator()
-                name = self._source if isinstance(self._source, Path) else "the dataset"
+                source = self._load.source
+                name = source if isinstance(source, Path) else "the dataset"
                 yield Static(Content.styled(f"Loading {printable(str(name))}…", "$text-muted"),
                              id="loading-text")
         # Fitted to the terminal from the start: a later change needs a recompose (see below),
@@ -518,8 +463,9 @@ class ExplorerApp(App[int]):
 # ---------------------------------------------------------------------- running
 
 
-def run_explorer(path: Path) -> int:
-    """Run the explorer on ``path`` and return its exit status.
+def run_explorer(path: Union[Path, BackgroundLoad]) -> int:
+    """Run the explorer on ``path`` (or on the load of it already started) and return its
+    exit status.
 
     Raises:
         InvalidDataset: the file did not load (the CLI prints one line per problem).
@@ -531,16 +477,21 @@ def run_explorer(path: Path) -> int:
 
 
 def run_fleet_explorer(folder: Path, fleet: Fleet, *, only: Optional[str] = None,
-                       sort: str = "host") -> int:
+                       sort: str = "host", data: Optional[BackgroundLoad] = None) -> int:
     """The explorer opened on the Fleet tab; 0 when the fleet (as last read) is all OK, else 1.
+    ``data``: the explorer's dataset, its load started (by default the one $KVMQ_DATA or the
+    package names, read now).
 
     Raises what :func:`run_explorer` raises.
     """
-    from kvmq.dataset.loader import resolve_data_path
     from kvmq.tui.fleet_view import FleetView
 
+    if data is None:
+        from kvmq.dataset.loader import resolve_data_path
+
+        data = BackgroundLoad(resolve_data_path(None))
     view = FleetView(folder, fleet, only=only, sort=sort, id="fleet-view")
-    _run(ExplorerApp(resolve_data_path(None), fleet_view=view))
+    _run(ExplorerApp(data, fleet_view=view))
     return 0 if view.fleet.ok else 1
 
 
