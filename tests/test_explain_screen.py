@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from textual.widgets import Input, Static
 
 from kvmq.host.explain import HostFacts
@@ -61,15 +60,20 @@ async def test_bad_input_is_one_line_on_screen() -> None:
         assert screen.explanation is None and "unbalanced quotes" in output_text(screen)
 
 
-@pytest.mark.parametrize("size", [(20, 8), (40, 12), (80, 24)])
-async def test_every_size_down_to_20x8(size: tuple[int, int]) -> None:
+async def test_every_size_down_to_20x8() -> None:
+    """Opened at each size, then the terminal grown a little (one app: the screen is
+    opened afresh at each size)."""
     app = make_app()
-    async with app.run_test(size=size) as pilot:
+    async with app.run_test(size=(20, 8)) as pilot:
         await pilot.pause()
-        screen = ExplainScreen(host=HostFacts(), line=LINE)
-        await app.push_screen(screen)
-        await pilot.pause()
-        assert screen.explanation is not None
-        await pilot.resize_terminal(size[0] + 7, size[1] + 3)
-        await pilot.pause()
-        assert "-drive" in output_text(screen)
+        for size in [(20, 8), (40, 12), (80, 24)]:
+            await pilot.resize_terminal(*size)
+            screen = ExplainScreen(host=HostFacts(), line=LINE)
+            await app.push_screen(screen)
+            await pilot.pause()
+            assert screen.explanation is not None, size
+            await pilot.resize_terminal(size[0] + 7, size[1] + 3)
+            await pilot.pause()
+            assert "-drive" in output_text(screen), size
+            app.pop_screen()
+            await pilot.pause()

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
 
-import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, TabbedContent
 
@@ -139,17 +138,20 @@ async def test_r_on_a_vanished_folder_keeps_what_is_shown(tmp_path: Path) -> Non
         assert len(app.query_one(FleetHostList).rows) == 2
 
 
-@pytest.mark.parametrize("size", [(120, 36), (80, 24), (40, 12), (20, 8), (12, 5)])
-async def test_every_size_works(tmp_path: Path, size: tuple[int, int]) -> None:
+async def test_every_size_works(tmp_path: Path) -> None:
+    """Keys at each size, the terminal squeezed to 20x8 and back between them (one app)."""
     app = make_app(fleet_folder(tmp_path, "tcg", "broken"))
-    async with fleet_started(app, size) as pilot:
-        await pilot.press("down", "end", "pagedown", "pageup", "slash", "t", "escape", "r")
-        await pilot.pause(0.2)
-        await pilot.resize_terminal(20, 8)
-        await pilot.pause()
-        await pilot.resize_terminal(*size)
-        await pilot.pause()
-        assert app.query_one(FleetHostList).current is not None
+    async with fleet_started(app, (120, 36)) as pilot:
+        for size in [(120, 36), (80, 24), (40, 12), (20, 8), (12, 5)]:
+            await pilot.resize_terminal(*size)
+            await pilot.press("down", "end", "pagedown", "pageup", "slash", "t", "escape", "r")
+            await pilot.pause(0.2)
+            await pilot.resize_terminal(20, 8)
+            await pilot.pause()
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            assert app.is_running, size
+            assert app.query_one(FleetHostList).current is not None, size
 
 
 async def test_the_fleet_tab_is_absent_without_a_fleet() -> None:
