@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-import time
 from pathlib import Path
 from types import ModuleType
 
@@ -241,17 +240,15 @@ def test_times_and_ages() -> None:
     assert [format_age(s) for s in (None, 5, 125, 7200, 200000)] == ["?", "5s", "2m", "2h", "2d"]
 
 
-def test_five_thousand_generated_hosts(tmp_path: Path) -> None:
-    folder = generator().write_fleet(tmp_path / "fleet", 5000)
-    started = time.perf_counter()
+def test_a_thousand_generated_hosts(tmp_path: Path) -> None:
+    # The generator `make bench` merges 5,000 of (its speed is measured there, not here).
+    folder = generator().write_fleet(tmp_path / "fleet", 1000)
     fleet = read_fleet([folder])
-    elapsed = time.perf_counter() - started
-    assert len(fleet.hosts) == 5000
+    assert len(fleet.hosts) == 1000
     summary = fleet.summary()
     counts = summary["states"]
     assert summary["all_ok"] is False and summary["hosts"] == sum(counts.values())
     assert counts["no-report"] > 0 and counts["no-kvm"] > 0 and counts["tcg"] > 0
-    assert elapsed < 30  # the real budget (2x json.load) is measured by `make bench`
 
 
 @pytest.mark.parametrize("name", ["json-callback.json", "jsonl-callback.jsonl"])
