@@ -8,6 +8,7 @@ import random
 import pytest
 from textual.widgets import Input, OptionList, TabbedContent
 
+from kvmq.dataset.background import BackgroundLoad
 from kvmq.dataset.loader import load
 from kvmq.dataset.search import FilterIndex, search_text
 from kvmq.tui.comparison_pane import ComparisonPane
@@ -499,7 +500,7 @@ async def test_q_quits_at_once_during_a_long_parse(tmp_path) -> None:  # type: i
         release.wait(30)
         raise AssertionError("never finishes in time")
 
-    app = ExplorerApp(tmp_path / "big.yaml", loader=slow_load)
+    app = ExplorerApp(BackgroundLoad(tmp_path / "big.yaml", slow_load))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.1)
         assert "Loading" in screen_text(app)
@@ -519,8 +520,8 @@ async def test_file_names_on_the_loading_screen_are_printable(tmp_path) -> None:
     from kvmq.tui.app import ExplorerApp
 
     release = threading.Event()
-    app = ExplorerApp(tmp_path / "x\x1b]0;PWNED\x07\nfake.yaml",
-                      loader=lambda path: (release.wait(5), shipped())[1])
+    app = ExplorerApp(BackgroundLoad(tmp_path / "x\x1b]0;PWNED\x07\nfake.yaml",
+                                     lambda path: (release.wait(5), shipped())[1]))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.1)
         text = screen_text(app)
@@ -564,8 +565,6 @@ async def test_a_load_finished_before_the_app_starts_skips_the_loading_screen() 
         assert not app.workers  # the loading worker never ran
         await pilot.pause()
         assert app.query_one(ComparisonPane).dimension == dataset.dimensions[0]
-    with pytest.raises(ValueError, match="has its loader"):
-        ExplorerApp(BackgroundLoad(packaged_data_path()), loader=load)
 
 
 async def test_a_dataset_error_found_by_the_loading_worker_exits_with_status_2(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -21,6 +21,7 @@ from kvmq.text import printable
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from kvmq.dataset.background import BackgroundLoad
     from kvmq.dataset.model import Dataset, InvalidDataset
 
 PROG = "kvmq"
@@ -622,15 +623,13 @@ def _run_fleet(paths: Sequence[str], fmt: Optional[str], only: Optional[str], so
         raise UsageError(str(exc)) from None
     status = EXIT_OK if fleet.ok else 1
     if explore:
-        from kvmq.dataset.background import BackgroundLoad
-        from kvmq.dataset.loader import resolve_data_path
         from kvmq.dataset.model import InvalidDataset
 
-        data = BackgroundLoad(resolve_data_path(None))  # read while Textual imports
+        data = _start_load(None)  # the explorer's own dataset ($KVMQ_DATA or the shipped one)
         from kvmq.tui.app import run_fleet_explorer
 
         try:
-            return run_fleet_explorer(Path(paths[0]), fleet, only=only, sort=sort, data=data)
+            return run_fleet_explorer(data, Path(paths[0]), fleet, only=only, sort=sort)
         except InvalidDataset as exc:  # the explorer's own dataset ($KVMQ_DATA) did not load
             raise _dataset_error(exc) from None
     from kvmq.render import fleet as render
@@ -647,13 +646,19 @@ def _run_fleet(paths: Sequence[str], fmt: Optional[str], only: Optional[str], so
     return status
 
 
-def _run_explorer(data: Optional[str]) -> int:
+def _start_load(data: Optional[str]) -> BackgroundLoad:
+    """The explorer's dataset, its read started in a thread before Textual is imported
+    (about 250 ms of imports, during which the file is read): the first frame then finds it."""
     from kvmq.dataset.background import BackgroundLoad
     from kvmq.dataset.loader import resolve_data_path
+
+    return BackgroundLoad(resolve_data_path(data))
+
+
+def _run_explorer(data: Optional[str]) -> int:
     from kvmq.dataset.model import InvalidDataset
 
-    # Read while Textual imports (about 250 ms): the first frame then finds the dataset.
-    load = BackgroundLoad(resolve_data_path(data))
+    load = _start_load(data)
     from kvmq.tui.app import run_explorer
 
     try:

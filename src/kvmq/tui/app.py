@@ -7,7 +7,7 @@ import io
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Optional, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Optional, Union
 
 from rich.console import Console
 from textual import events, on
@@ -89,7 +89,6 @@ class ExplorerApp(App[int]):
     """The breakpoint the views follow: subjects side by side from WIDE columns on."""
 
     def __init__(self, source: Union[Path, Dataset, BackgroundLoad], *, host: Optional[Host] = None,
-                 loader: Optional[Callable[[Path], Dataset]] = None,
                  vm_scanner: Optional[Scanner] = None,
                  fleet_view: Optional[FleetView] = None) -> None:
         """Args:
@@ -97,7 +96,6 @@ class ExplorerApp(App[int]):
                 Dataset is taken as already loaded, through the same path), or that load
                 started already (as the CLI does, before it imports Textual).
             host: the machine the Host tab checks (tests pass a fake one; None: this one).
-            loader: what reads the file (tests slow it down); by default the dataset loader.
             vm_scanner: what the VMs tab scans (tests pass one over a fixture tree; None: /proc).
             fleet_view: the Fleet tab's view (``kvmq fleet DIR``), shown first; None: no tab.
         """
@@ -115,12 +113,7 @@ class ExplorerApp(App[int]):
         # The one load path: a daemon thread (quitting never waits for a long parse), started
         # no later than now so that it runs while Textual starts; the first frame shows the
         # tabs if it is done.
-        if isinstance(source, BackgroundLoad):
-            if loader is not None:
-                raise ValueError("a load already started has its loader")
-            self._load = source
-        else:
-            self._load = BackgroundLoad(source, loader)
+        self._load = source if isinstance(source, BackgroundLoad) else BackgroundLoad(source)
 
     # ------------------------------------------------------------------ loading
 
@@ -463,33 +456,27 @@ class ExplorerApp(App[int]):
 # ---------------------------------------------------------------------- running
 
 
-def run_explorer(path: Union[Path, BackgroundLoad]) -> int:
-    """Run the explorer on ``path`` (or on the load of it already started) and return its
-    exit status.
+def run_explorer(data: BackgroundLoad) -> int:
+    """Run the explorer on ``data`` (its load started) and return its exit status.
 
     Raises:
         InvalidDataset: the file did not load (the CLI prints one line per problem).
         ExplorerCrashed: an unexpected error stopped the explorer (one line, no traceback
             unless ``KVMQ_DEBUG`` is set).
     """
-    _run(ExplorerApp(path))
+    _run(ExplorerApp(data))
     return 0
 
 
-def run_fleet_explorer(folder: Path, fleet: Fleet, *, only: Optional[str] = None,
-                       sort: str = "host", data: Optional[BackgroundLoad] = None) -> int:
-    """The explorer opened on the Fleet tab; 0 when the fleet (as last read) is all OK, else 1.
-    ``data``: the explorer's dataset, its load started (by default the one $KVMQ_DATA or the
-    package names, read now).
+def run_fleet_explorer(data: BackgroundLoad, folder: Path, fleet: Fleet, *,
+                       only: Optional[str] = None, sort: str = "host") -> int:
+    """The explorer on ``data`` (its load started), opened on the Fleet tab; 0 when the fleet
+    (as last read) is all OK, else 1.
 
     Raises what :func:`run_explorer` raises.
     """
     from kvmq.tui.fleet_view import FleetView
 
-    if data is None:
-        from kvmq.dataset.loader import resolve_data_path
-
-        data = BackgroundLoad(resolve_data_path(None))
     view = FleetView(folder, fleet, only=only, sort=sort, id="fleet-view")
     _run(ExplorerApp(data, fleet_view=view))
     return 0 if view.fleet.ok else 1
