@@ -93,6 +93,55 @@ def test_warm_load_equals_cold_load(tmp_path: Path, cache_home: Path) -> None:
     assert all(type(d) is Dimension for d in warm.dimensions)
 
 
+def test_an_entry_of_many_records_reads_back_whole(tmp_path: Path, cache_home: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dimensions are stored a few per record: every record is read, in order."""
+    monkeypatch.setattr(cache, "DIMENSIONS_PER_RECORD", 2)
+    path = copy_shipped(tmp_path)
+    cold, _ = load_via_cache(path)
+    assert len(cold.dimensions) > 4, "the shipped file must need several records"
+    warm, parser = load_via_cache(path)
+    assert parser.calls == 0
+    assert [d.id for d in warm.dimensions] == [d.id for d in cold.dimensions]
+    assert warm.to_dict() == cold.to_dict()
+
+
+@pytest.mark.parametrize("damage", ["longer", "shorter", "extra"])
+def test_an_entry_with_broken_record_framing_falls_back(tmp_path: Path, cache_home: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        damage: str) -> None:
+    """A record length that runs past the body or stops short of it, or a record repeated:
+    each is dropped even when the header's length and checksum are made to fit. (A record
+    left out is a smaller valid dataset, which anyone who can write the folder could write.)"""
+    monkeypatch.setattr(cache, "DIMENSIONS_PER_RECORD", 2)
+    path = copy_shipped(tmp_path)
+    load_via_cache(path)
+    [entry] = entries(cache_home)
+    blob = entry.read_bytes()
+    head, body = blob[:cache._HEADER - 12], blob[cache._HEADER:]
+    records, at = [], 0
+    while at < len(body):
+        size = int.from_bytes(body[at:at + 4], "big")
+        records.append(body[at + 4:at + 4 + size])
+        at += 4 + size
+    assert len(records) > 2
+
+    def framed(parts: list[bytes]) -> bytes:
+        return b"".join(len(part).to_bytes(4, "big") + part for part in parts)
+
+    if damage == "longer":
+        new_body = framed(records[:-1]) + (len(records[-1]) + 1).to_bytes(4, "big") + records[-1]
+    elif damage == "shorter":
+        new_body = framed(records[:-1]) + (len(records[-1]) - 1).to_bytes(4, "big") + records[-1]
+    else:
+        new_body = framed([*records, records[-1]])
+    entry.write_bytes(head + len(new_body).to_bytes(8, "big")
+                      + zlib.crc32(new_body).to_bytes(4, "big") + new_body)
+    loaded, parser = load_via_cache(path)
+    assert parser.calls == 1  # "extra" repeats two dimensions' ids, which a parse refuses
+    assert loaded.title == "KVM vs QEMU"
+
+
 def test_display_path_is_not_part_of_the_key(tmp_path: Path) -> None:
     first = copy_shipped(tmp_path, "one.yaml")
     second = copy_shipped(tmp_path, "two.yaml")
@@ -317,14 +366,10 @@ def test_dataset_load_uses_the_cache(tmp_path: Path, cache_home: Path,
 
 def forge_entry(path: Path, payload: dict) -> None:
     """Write an entry for ``path``'s bytes as anyone who can write the folder could."""
-    import marshal
-
     digest = cache.content_digest(path.read_bytes())
-    body = marshal.dumps((cache.FORMAT_TAG, payload))
     entry = cache.entry_path(digest)
     entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    crc = zlib.crc32(body).to_bytes(4, "big")
-    entry.write_bytes(cache.MAGIC + digest + len(body).to_bytes(8, "big") + crc + body)
+    entry.write_bytes(cache.entry_bytes(digest, payload))
     entry.chmod(0o600)
 
 

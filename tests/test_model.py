@@ -57,12 +57,27 @@ def test_from_dict_inverts_to_dict(path: Path) -> None:
     lambda d: d["dimensions"][1]["descriptions"].update(kvm="del\x7f"),
     lambda d: d["dimensions"][1]["descriptions"].update(qemu="arrow \u2192 then C1 \x85"),
     lambda d: d["dimensions"][2].update(sources=["https://example.org/\u200b"]),
+    lambda d: d["dimensions"][1].update(id=d["dimensions"][0]["id"]),
 ])
 def test_from_dict_refuses_what_a_parse_would_refuse(change) -> None:
     data = copy.deepcopy(loader.load(loader.packaged_data_path(), use_cache=False).to_dict())
     change(data)
     with pytest.raises(ValueError):
         Dataset.from_dict(data)
+
+
+def test_from_dict_takes_the_dimensions_in_batches() -> None:
+    """The cache's streaming form gives the same dataset; each batch is emptied as it is read."""
+    dataset = loader.load(loader.packaged_data_path(), use_cache=False)
+    top = dataset.to_dict()
+    dimensions = top.pop("dimensions")
+    batches = [dimensions[:2], dimensions[2:3], [], dimensions[3:]]
+    assert Dataset.from_dict(top, dataset.path, dimension_batches=iter(batches)) == dataset
+    assert all(item is None for batch in batches for item in batch)
+    with pytest.raises(ValueError, match="twice"):
+        Dataset.from_dict(dataset.to_dict(), dimension_batches=[])
+    with pytest.raises(ValueError):
+        Dataset.from_dict(top, dimension_batches=[{"id": "not-a-list"}])
 
 
 def test_the_shipped_dataset_is_named_in_one_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

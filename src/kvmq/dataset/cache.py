@@ -31,7 +31,7 @@ import stat
 import sys
 import zlib
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, BinaryIO, Callable, Mapping, Optional
 
 from kvmq import __version__
 from kvmq.dataset.collector import collector_paused
@@ -42,8 +42,12 @@ MAX_ENTRIES = 16
 SUFFIX = ".kvmqc"
 # File layout: MAGIC, the 32-byte digest of the dataset file, the body's length (8 bytes,
 # big-endian), the CRC-32 of the body (4 bytes: accidental damage only; trust comes from the
-# ownership rules and from_dict), then the body: marshal of (format tag, Dataset.to_dict()).
-MAGIC = b"KVMQC\x00\x02\n"
+# ownership rules and from_dict), then the body: records, each a 4-byte big-endian length
+# and a marshal. The first holds (format tag, Dataset.to_dict() without "dimensions"), each
+# later one a list of up to DIMENSIONS_PER_RECORD of its dimensions, in order: a warm load
+# holds one record's bytes and objects at a time besides the dataset it builds.
+MAGIC = b"KVMQC\x00\x03\n"
+DIMENSIONS_PER_RECORD = 200
 _HEADER = len(MAGIC) + 32 + 8 + 4
 #: No entry may be larger than this, whatever its header says.
 MAX_ENTRY_BYTES = 256 * 1024 * 1024
@@ -181,26 +185,63 @@ def read_entry(path: Path, digest: bytes, display: str) -> Optional[Dataset]:
             crc = int.from_bytes(header[len(MAGIC) + 40:], "big")
             if _HEADER + length != info.st_size:
                 return None
-            body = handle.read(length + 1)
-    except OSError:
+            records = _RecordReader(handle, length)
+            with collector_paused():
+                tag, top = marshal.loads(next(records))
+                if tag != FORMAT_TAG:
+                    return None
+                dataset = Dataset.from_dict(top, display,
+                                            dimension_batches=map(marshal.loads, records))
+            if records.left or records.crc != crc:
+                return None
+    except Exception:  # I/O, marshal's errors and from_dict's ValueError alike: not ours
         return None
     finally:
         if fd >= 0:
             os.close(fd)
-    if len(body) != length or zlib.crc32(body) != crc:
-        return None
-    try:
-        with collector_paused():
-            tag, payload = marshal.loads(body)
-            del body  # the entry's bytes are not needed while the dataclasses are built
-            if tag != FORMAT_TAG:
-                return None
-            dataset = Dataset.from_dict(payload, display, consume=True)
-    except Exception:  # marshal's errors and from_dict's ValueError alike: not ours
-        return None
     with contextlib.suppress(OSError):  # mark it recently used, for the pruning
         os.utime(path)
     return dataset
+
+
+class _RecordReader:
+    """The body's records, one at a time: each is a 4-byte big-endian length and that many
+    bytes. Keeps the running CRC-32 and refuses a record that runs past the body's end."""
+
+    def __init__(self, handle: BinaryIO, length: int) -> None:
+        self.handle = handle
+        self.left = length
+        self.crc = 0
+
+    def __iter__(self) -> _RecordReader:
+        return self
+
+    def __next__(self) -> bytes:
+        if self.left == 0:
+            raise StopIteration
+        prefix = self.handle.read(4)
+        size = int.from_bytes(prefix, "big")
+        if len(prefix) != 4 or size > self.left - 4:
+            raise ValueError("a record runs past the end of the entry")
+        record = self.handle.read(size)
+        if len(record) != size:
+            raise ValueError("the entry is shorter than its header says")
+        self.left -= 4 + size
+        self.crc = zlib.crc32(record, zlib.crc32(prefix, self.crc))
+        return record
+
+
+def entry_bytes(digest: bytes, payload: Mapping[str, Any]) -> bytes:
+    """An entry's whole content for a dataset file's digest and its ``to_dict()`` payload."""
+    top = dict(payload)
+    dimensions = top.pop("dimensions")
+    records = [marshal.dumps((FORMAT_TAG, top))]
+    records += [marshal.dumps(dimensions[start:start + DIMENSIONS_PER_RECORD])
+                for start in range(0, len(dimensions), DIMENSIONS_PER_RECORD)]
+    body = b"".join(part for record in records for part in (len(record).to_bytes(4, "big"),
+                                                             record))
+    return b"".join((MAGIC, digest, len(body).to_bytes(8, "big"),
+                     zlib.crc32(body).to_bytes(4, "big"), body))
 
 
 def write_entry(path: Path, digest: bytes, dataset: Dataset) -> None:
@@ -208,9 +249,7 @@ def write_entry(path: Path, digest: bytes, dataset: Dataset) -> None:
 
     Raises OSError (or ValueError) on failure; :func:`cached_load` swallows both.
     """
-    body = marshal.dumps((FORMAT_TAG, dataset.to_dict()))
-    blob = b"".join((MAGIC, digest, len(body).to_bytes(8, "big"),
-                     zlib.crc32(body).to_bytes(4, "big"), body))
+    blob = entry_bytes(digest, dataset.to_dict())
     directory = path.parent
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not private_to_me(os.stat(directory)):

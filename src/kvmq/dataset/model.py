@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 SCHEMA_VERSION = 1
 #: Vote counts and the schema number are bounded before any arithmetic or formatting.
@@ -30,12 +30,22 @@ FORBIDDEN_CHARS_RE = re.compile(
 _ALLOWED_ASCII = bytes([9, 10, *range(32, 127)])
 
 
+#: Texts checked per join: the joined copy (and its bytes) stay small beside the data.
+_CHECKED_PER_JOIN = 4096
+
+
 def find_forbidden(texts: Sequence[str]) -> Optional[str]:
     """A forbidden character (see :data:`FORBIDDEN_CHARS_RE`) in any of ``texts``, or None.
 
     ASCII text is checked with ``bytes.translate``, several times faster than the regular
     expression, which then only reads the strings that hold other characters.
     """
+    if len(texts) > _CHECKED_PER_JOIN:
+        for start in range(0, len(texts), _CHECKED_PER_JOIN):
+            found = find_forbidden(texts[start:start + _CHECKED_PER_JOIN])
+            if found is not None:
+                return found
+        return None
     joined = "\n".join(texts)
     if joined.isascii():
         left = joined.encode("ascii").translate(None, _ALLOWED_ASCII)
@@ -220,12 +230,19 @@ class Dataset:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], path: str = "", *,
-                  consume: bool = False) -> Dataset:
+                  consume: bool = False,
+                  dimension_batches: Optional[Iterable[Any]] = None) -> Dataset:
         """The inverse of :meth:`to_dict`, checked as strictly as a parse.
 
         ``consume=True`` empties ``data["dimensions"]`` item by item as each is built, so that
         a caller holding nothing else of ``data`` (the cache, just after unmarshalling) never
         has the whole input and the whole result in memory at once.
+
+        ``dimension_batches``: the dimensions arrive as lists of ``to_dict`` dimension
+        mappings, in order, instead of under ``data["dimensions"]`` (which must then be
+        absent), and each is emptied as it is built. The cache reads them from disk one
+        batch at a time, so the entry's bytes and their unmarshalled form are never all in
+        memory at once.
 
         Raises:
             ValueError: a value of the wrong type, an out-of-range number, a control
@@ -233,7 +250,7 @@ class Dataset:
                 kvmq wrote.
         """
         try:
-            return _DictReader(consume).dataset(data, path)
+            return _DictReader(consume).dataset(data, path, dimension_batches)
         except (TypeError, KeyError, AttributeError) as exc:  # a missing or surplus field
             raise ValueError(f"not a dataset: {exc}") from None
 
@@ -323,7 +340,8 @@ class _DictReader:
         if bad is not None:
             raise ValueError(f"control character U+{ord(bad):04X} in the data")
 
-    def dataset(self, data: Any, path: str) -> Dataset:
+    def dataset(self, data: Any, path: str,
+                dimension_batches: Optional[Iterable[Any]] = None) -> Dataset:
         top = self.mapping(data, _TOP_KEYS)
         if top.get("schema") != SCHEMA_VERSION or type(top.get("schema")) is not int:
             raise ValueError("unsupported schema")
@@ -342,17 +360,28 @@ class _DictReader:
         if len(set(ids)) != len(ids) or len(ids) < 2:
             raise ValueError("subject ids must be unique, two or more")
         id_set = frozenset(ids)
-        items = self.items(top.get("dimensions"))
-        if self.consume:
-            built_dimensions = []
-            for index, item in enumerate(items):
-                built_dimensions.append(self.dimension(item, ids, id_set))
-                items[index] = None  # its containers are freed now (the strings live on)
-            dimensions = tuple(built_dimensions)
+        if dimension_batches is None:
+            batches: Iterable[Any] = [self.items(top.get("dimensions"))]
+        elif "dimensions" in top:
+            raise ValueError("dimensions given twice")
         else:
-            dimensions = tuple(self.dimension(item, ids, id_set) for item in items)
+            batches = dimension_batches
+        built_dimensions: list[Dimension] = []
+        for batch in batches:
+            items = self.items(batch)
+            if self.consume or dimension_batches is not None:
+                for index, item in enumerate(items):
+                    built_dimensions.append(self.dimension(item, ids, id_set))
+                    items[index] = None  # its containers are freed now (the strings live on)
+            else:
+                built_dimensions.extend([self.dimension(item, ids, id_set) for item in items])
+            del items, batch
+        dimensions = tuple(built_dimensions)
+        del built_dimensions
         if not dimensions:
             raise ValueError("no dimensions")
+        if len({dimension.id for dimension in dimensions}) != len(dimensions):
+            raise ValueError("dimension ids must be unique")  # as the loader requires
         pros = {}
         for sid, items in self.by_subject(top.get("pros"), id_set).items():
             built = []
