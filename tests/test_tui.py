@@ -137,6 +137,28 @@ async def test_tab_moves_focus_between_list_and_pane_and_pane_scrolls() -> None:
         assert app.focused is app.query_one(DimensionList)
 
 
+async def test_the_filter_index_is_built_when_the_filter_opens_not_at_start() -> None:
+    app = make_app(shipped())
+    async with started(app, size=SIZE) as pilot:
+        dimension_list = app.query_one(DimensionList)
+        await pilot.press("j", "tab", "shift+tab")
+        await pilot.pause()
+        assert not dimension_list.filter_ready, "a session that never filters builds no index"
+        await pilot.press("slash")
+        await pilot.pause()
+        assert dimension_list.filter_ready
+
+
+def test_a_filter_index_builds_itself_on_first_use() -> None:
+    dataset = shipped()
+    index = FilterIndex(dataset)
+    assert not index.is_built
+    assert [d.id for d in index.filter("")] == [d.id for d in dataset.dimensions]
+    assert not index.is_built, "an empty query needs no index"
+    assert [d.id for d in index.filter("qemu-img")] == ["disk-images"]
+    assert index.is_built
+
+
 async def test_filter_narrows_counts_keeps_and_clears() -> None:
     dataset = shipped()
     app = make_app(dataset)

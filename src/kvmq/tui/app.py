@@ -252,6 +252,8 @@ class ExplorerApp(App[int]):
         if not dimension_list.query_text and dimension_list.current is not None:
             self._dimension_before_filter = dimension_list.current.id
         bar.open()
+        # Once the bar is on screen: the index then builds while the user starts typing.
+        self.call_after_refresh(dimension_list.prepare_filter)
 
     def on_filter_bar_query_changed(self, event: FilterBar.QueryChanged) -> None:
         dimension_list = self.query_one(DimensionList)

@@ -76,6 +76,16 @@ class DimensionList(OptionList):
         self.call_after_refresh(self.scroll_to_highlight)
 
     @property
+    def filter_ready(self) -> bool:
+        """True once the filter's index is built."""
+        return self._index.is_built
+
+    def prepare_filter(self) -> None:
+        """Build the filter's index now rather than at the first key typed (see
+        :class:`FilterIndex`: it is left out of the start-up)."""
+        self._index.prepare()
+
+    @property
     def shown_dimensions(self) -> Sequence[Dimension]:
         """The dimensions the filter keeps, in list order."""
         return self._shown
