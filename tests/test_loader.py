@@ -15,7 +15,7 @@ from typing import Any, Union
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kvmq.dataset.loader import MAX_REPORTED_ERRORS, load, loads, packaged_data_path
@@ -1004,3 +1004,43 @@ def test_the_example_in_the_dataset_guide_validates() -> None:
     assert dataset.source is None and len(dataset.subjects) == 3
     (command,) = dataset.dimensions[0].commands["firecracker"]
     assert command.caution and command.needs
+
+
+_URL_PIECES = st.sampled_from(["http", "https", "HTTP", "ftp", "://", ":", "/", ".", "-", "a",
+                               "b9", "example", "com", "%", "%2F", "%zz", "?", "#", "=", "&",
+                               "@", "[", "]", "::1", ":8080", ":99999", "~", " ", "é", "_"])
+
+
+_URL_LIKE = st.lists(_URL_PIECES, max_size=12).map("".join)
+# A usual URL with one piece put in somewhere: most land on the quick path's edges.
+_USUAL_URLS = ("https://example.com/a/b?c=d#e", "http://a.b9.x-y.com", "https://a./",
+               "http://example.com:8080/x")
+_URL_SHAPED = st.tuples(st.sampled_from(_USUAL_URLS), st.integers(0, 30),
+                        st.lists(_URL_PIECES, max_size=2).map("".join)).map(
+    lambda parts: parts[0][:parts[1]] + parts[2] + parts[0][parts[1]:])
+
+
+@settings(max_examples=600, deadline=None)
+@given(_URL_SHAPED | _URL_LIKE)
+@example("https://_x/")
+@example("http://a:99999/")
+@example("https://a/%zz")
+@example("https://a b/")
+@example("https://user@a/")
+@example("https://[::1]/")
+@example("HTTPS://a/")
+def test_the_quick_url_check_agrees_with_the_full_one(value: str) -> None:
+    """The one-match path for the usual URL never passes what the full check refuses."""
+    from kvmq.dataset.loader import url_problem, url_problem_in_full
+
+    assert url_problem(value) == url_problem_in_full(value)
+
+
+@pytest.mark.parametrize("url", [
+    "https://www.kernel.org/doc/html/latest/virt/kvm/api.html#kvm-create-vm",
+    "http://example.com", "https://a.b.", "https://example.com/a?b=c&d=e#f",
+])
+def test_usual_urls_pass_both_checks(url: str) -> None:
+    from kvmq.dataset.loader import url_problem, url_problem_in_full
+
+    assert url_problem(url) == url_problem_in_full(url) == ""

@@ -75,6 +75,12 @@ _ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # quotes, angle brackets, backslashes, non-ASCII) would need encoding first.
 _URL_CHARS_RE = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+$")
 _HOST_RE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.?)+$|^\[[0-9A-Fa-f:.]+\]$")
+# The usual URL, which the full check (url_problem) would pass, recognised in one match: a
+# lower-case http(s) scheme, a DNS host name, no user, port or percent escape, and a path of
+# characters that need no escaping. Anything else takes the full check.
+_PLAIN_URL_RE = re.compile(
+    r"https?://[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+    r"\.?(?:/[A-Za-z0-9\-._~/?#!$&'()*+,;=:@]*)?\Z")
 #: Distinct keys for which a "did you mean" is computed; beyond that, the plain hint.
 MAX_SUGGESTIONS = 200
 #: How many ids an error line may name.
@@ -771,7 +777,7 @@ class _Builder:
         value = self.text(node, where, one_line=True)
         if value is None:
             return None
-        problem = _url_problem(value)
+        problem = url_problem(value)
         if problem:
             self.error(node, where, f"'{_clip(value)}' is not an http(s) URL: {problem}")
             return None
@@ -1180,8 +1186,17 @@ def _char_kind(ch: str) -> str:
     return f"{kind} U+{code:04X}" + (f" ({name})" if name else "")
 
 
-def _url_problem(value: str) -> str:
+def url_problem(value: str) -> str:
     """Why ``value`` is not a well-formed http(s) URL, or "" when it is one."""
+    if _PLAIN_URL_RE.match(value):
+        return ""
+    return url_problem_in_full(value)
+
+
+def url_problem_in_full(value: str) -> str:
+    """:func:`url_problem` for any text, the plain URLs included."""
+    if not value:
+        return "it is empty"
     if not _URL_CHARS_RE.match(value):
         bad = next(ch for ch in value if not _URL_CHARS_RE.match(ch))
         shown = "a space" if bad.isspace() else f"'{printable(bad)}'"

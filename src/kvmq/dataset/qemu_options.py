@@ -190,7 +190,7 @@ class _OptionsBuilder(_loader._Builder):
             return None
         if value in self.sections:
             return self.sections[value]
-        if _loader._url_problem(value):
+        if _loader.url_problem(value):
             names = ", ".join(sorted(self.sections)) or "(none)"
             self.error(node, where, f"'{_loader._clip(value)}' is neither an http(s) URL nor a "
                                     f"section name ({names})")
