@@ -142,6 +142,21 @@ def test_an_entry_with_broken_record_framing_falls_back(tmp_path: Path, cache_ho
     assert loaded.title == "KVM vs QEMU"
 
 
+def test_with_no_entry_the_file_is_read_once(tmp_path: Path, cache_home: Path) -> None:
+    path = copy_shipped(tmp_path)
+    reads: list[int] = []
+
+    def read() -> bytes:
+        reads.append(1)
+        return path.read_bytes()
+
+    parse = lambda raw: ds.loads(raw.decode("utf-8"), str(path))  # noqa: E731
+    cache.load_through_cache(read, str(path), parse)
+    assert len(reads) == 1, "a miss with no entry parses the bytes it hashed"
+    cache.load_through_cache(read, str(path), parse)
+    assert len(reads) == 2, "a hit reads the file once, to hash it"
+
+
 def test_display_path_is_not_part_of_the_key(tmp_path: Path) -> None:
     first = copy_shipped(tmp_path, "one.yaml")
     second = copy_shipped(tmp_path, "two.yaml")

@@ -129,9 +129,10 @@ def load_through_cache(read: Callable[[], bytes], display: str,
                        parse: Callable[[bytes], Dataset]) -> Dataset:
     """Like :func:`cached_load`, for a file that ``read()`` reads (again, if need be).
 
-    On a hit the file's bytes are let go once hashed, so they are not held while the entry
-    is decoded: what a warm start holds at its peak is the entry and the dataset being built.
-    On a miss, or an entry that turns out unusable, the file is read again and parsed.
+    When an entry exists, the file's bytes are let go once hashed, so they are not held
+    while the entry is decoded: what a warm start holds at its peak is the entry and the
+    dataset being built. If that entry turns out unusable, the file is read again and parsed;
+    with no entry at all, the bytes first read are parsed.
     """
     raw = read()
     if not enabled():
@@ -139,20 +140,23 @@ def load_through_cache(read: Callable[[], bytes], display: str,
     try:
         digest = content_digest(raw)
         path = entry_path(digest)
+        has_entry = os.path.lexists(path)
     except Exception:  # the cache must never be the reason loading fails
         return parse(raw)
-    del raw
-    try:
-        dataset = read_entry(path, digest, display)
-    except Exception:
-        dataset = None
-    if dataset is not None:
-        return dataset
-    raw = read()
-    digest = content_digest(raw)  # it may have changed since: the entry is for what is parsed
+    if has_entry:
+        del raw
+        try:
+            dataset = read_entry(path, digest, display)
+        except Exception:
+            dataset = None
+        if dataset is not None:
+            return dataset
+        raw = read()
+        digest = content_digest(raw)  # it may have changed since: the entry is for what is parsed
+        path = entry_path(digest)
     dataset = parse(raw)
     with contextlib.suppress(Exception):
-        write_entry(entry_path(digest), digest, dataset)
+        write_entry(path, digest, dataset)
     return dataset
 
 
