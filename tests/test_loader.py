@@ -416,6 +416,15 @@ def test_directory(tmp_path: Path) -> None:
     assert "is a directory" in error.what
 
 
+def test_a_fifo_is_refused_without_being_opened(tmp_path: Path) -> None:
+    # Opening a FIFO with no writer would block forever: the one stat must catch it first.
+    fifo = tmp_path / "data.yaml"
+    os.mkfifo(fifo)
+    error = only_error(fifo)
+    assert (error.line, error.col) == (0, 0)
+    assert "is not a regular file" in error.what
+
+
 def test_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "nope.yaml"
     error = only_error(path)

@@ -154,9 +154,13 @@ def load_through_cache(read: Callable[[], bytes], display: str,
         raw = read()
         digest = content_digest(raw)  # it may have changed since: the entry is for what is parsed
         path = entry_path(digest)
-    dataset = parse(raw)
-    with contextlib.suppress(Exception):
-        write_entry(path, digest, dataset)
+    # The parse pauses the collector while it builds; keeping it paused through the write
+    # (whose to_dict allocates) leaves the new objects' first collection to after the load,
+    # as it is after a warm load or a plain yaml.load, instead of inside the write.
+    with collector_paused():
+        dataset = parse(raw)
+        with contextlib.suppress(Exception):
+            write_entry(path, digest, dataset)
     return dataset
 
 

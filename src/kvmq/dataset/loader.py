@@ -14,6 +14,7 @@ import contextlib
 import difflib
 import os
 import re
+import stat
 import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Container, Iterator, Optional, Sequence, TypeVar, Union
@@ -244,20 +245,20 @@ _NO_ANCHORS = "anchors and aliases (&name, *name) are not supported: write the v
 
 def _read_bytes(path: Path, display: str) -> bytes:
     try:
-        info = path.stat()
+        info = os.stat(path)
     except FileNotFoundError:
         _fail(display, 0, 0, "", "no such file")
     except OSError as exc:
         _fail(display, 0, 0, "", f"cannot read it: {exc.strerror or exc}")
-    if path.is_dir():
+    if stat.S_ISDIR(info.st_mode):
         _fail(display, 0, 0, "", "is a directory: give the path of a .yaml file")
-    if not path.is_file():
+    if not stat.S_ISREG(info.st_mode):
         _fail(display, 0, 0, "", "is not a regular file: give the path of a .yaml file")
     if info.st_size > MAX_FILE_BYTES:
         _fail(display, 0, 0, "",
               f"the file is {info.st_size / 1048576:.1f} MiB; datasets may be at most 32 MiB")
     try:
-        with path.open("rb") as handle:
+        with open(path, "rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         _fail(display, 0, 0, "", f"cannot read it: {exc.strerror or exc}")
