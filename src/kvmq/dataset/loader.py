@@ -2,7 +2,7 @@
 its file, line and column; locate the shipped dataset; use the cache for unchanged files.
 
 The parser's events (libyaml's when available) become position-carrying nodes only as the
-Builder reads them, and the dataclasses are built straight from those, so positions cost
+Builder reads them, and the records are built straight from those, so positions cost
 nothing on the happy path. Each list item and mapping entry is checked as it is read and then
 dropped, so a hostile file is rejected at the error cap without reading (or holding) the rest
 of it. PyYAML is imported by the first parse: a dataset read back from the cache never needs it.
@@ -157,7 +157,7 @@ def loads(text: str, display: str = "<string>") -> Dataset:
         text = text[1:]
     _import_yaml()
     builder = _Builder(display)
-    # The collector stays paused while the dataclasses are built too: each of its passes
+    # The collector stays paused while the records are built too: each of its passes
     # would walk everything built so far, making validation superlinear in the file's size.
     dataset = None
     with collector_paused(), contextlib.suppress(_TooManyErrors):
