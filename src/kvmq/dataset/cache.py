@@ -9,9 +9,10 @@ only when all of these hold, else it is ignored (and rewritten on the next succe
   header announces;
 - the SHA-256 of the dataset file's bytes, the kvmq version, the schema, the loader's own
   files and the Python/marshal format all match what it was written with;
-- what it holds passes :meth:`Dataset.from_dict`, which checks types, ranges and control
-  characters as strictly as a parse. A forged entry can therefore claim no more than a valid
-  dataset could.
+- what it holds passes :meth:`Dataset.from_dict`, which checks keys, types, ranges, subject
+  references and control characters as strictly as a parse. A forged entry can therefore
+  put nothing on a terminal that a valid dataset could not. The loader's spelling rules
+  (URL shape, id characters, single-line fields, no surrounding spaces) are not repeated.
 
 The cache is a convenience, never a source of errors: any failure falls back to parsing,
 without a message. ``KVMQ_NO_CACHE=1`` turns it off. ``kvmq validate`` never uses it.

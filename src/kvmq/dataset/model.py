@@ -3,7 +3,8 @@
 Imports nothing else of kvmq, nor textual or rich: the CLI, the renderers and the explorer all
 read the same :class:`Dataset`. :meth:`Dataset.to_dict` and :meth:`Dataset.from_dict` are each
 other's inverse, and ``from_dict`` checks what it is given as strictly as the YAML loader does
-(types, control characters), so the cache can hand it data read back from disk.
+for structure, types and control characters, so the cache can hand it data read back from
+disk (the loader's spelling rules for URLs, ids and single-line fields are its own).
 """
 
 from __future__ import annotations
@@ -237,7 +238,8 @@ class Dataset:
     def from_dict(cls, data: Mapping[str, Any], path: str = "", *,
                   consume: bool = False,
                   dimension_batches: Optional[Iterable[Any]] = None) -> Dataset:
-        """The inverse of :meth:`to_dict`, checked as strictly as a parse.
+        """The inverse of :meth:`to_dict`, its structure, types and texts checked as a parse
+        checks them (the loader's spelling rules for URLs, ids and single lines aside).
 
         ``consume=True`` empties ``data["dimensions"]`` item by item as each is built, so that
         a caller holding nothing else of ``data`` (the cache, just after unmarshalling) never
