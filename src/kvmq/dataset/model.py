@@ -323,8 +323,8 @@ class _DictReader:
     def __init__(self, consume: bool = False) -> None:
         self.texts: list[str] = []
         #: The batch's commands, and the mappings they were read from, checked in bulk too.
-        self.commands: list[Command] = []
-        self.command_mappings: list[Any] = []
+        self.batch_commands: list[Command] = []
+        self.batch_command_mappings: list[Any] = []
         self.consume = consume
 
     def text(self, value: Any, *, optional: bool = False) -> Any:
@@ -355,7 +355,7 @@ class _DictReader:
         character; then they are let go. Checked in bulk: one pass of C over the list is
         far cheaper than a test per field."""
         texts = self.texts
-        commands, mappings = self.commands, self.command_mappings
+        commands, mappings = self.batch_commands, self.batch_command_mappings
         if commands:
             # Each was read with _COMMAND_FIELDS, so a dict of four keys has exactly those.
             if set(map(type, mappings)) != {dict} or set(map(len, mappings)) != {4}:
@@ -455,14 +455,15 @@ class _DictReader:
         commands = {}
         by_subject = self.by_subject(get("commands", {}), id_set)
         if by_subject:
-            # Built by C loops (itemgetter, then tuple.__new__); what they hold, and that
-            # each mapping has exactly to_dict's four keys, is checked with the batch.
+            # Built by map() over itemgetter and Command._make, no Python loop per command;
+            # what they hold, and that each mapping has exactly to_dict's four keys, is
+            # checked with the batch (check_texts).
             for sid in subject_ids:
                 if sid in by_subject:
                     mappings = self.items(by_subject[sid])
                     built = commands[sid] = tuple(map(_command_of, map(_COMMAND_FIELDS, mappings)))
-                    self.commands.extend(built)
-                    self.command_mappings.extend(mappings)
+                    self.batch_commands.extend(built)
+                    self.batch_command_mappings.extend(mappings)
         sources = self.items(get("sources", []))
         texts.extend(sources)
         identifier, title, verdict = data["id"], data["title"], get("verdict")
