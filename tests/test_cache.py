@@ -8,12 +8,20 @@ import subprocess
 import sys
 import zlib
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
 from kvmq.dataset import cache
 from kvmq.dataset import loader as ds
-from kvmq.dataset.model import Dataset, Dimension, InvalidDataset
+from kvmq.dataset.model import (
+    FIELD_SEP,
+    PART_SEP,
+    Dataset,
+    Dimension,
+    InvalidDataset,
+    packed_batches,
+)
 from kvmq.dataset.search import FilterIndex
 
 SHIPPED = ds.packaged_data_path()
@@ -379,31 +387,50 @@ def test_dataset_load_uses_the_cache(tmp_path: Path, cache_home: Path,
     assert calls == ["parse"]
 
 
-def forge_entry(path: Path, payload: dict) -> None:
-    """Write an entry for ``path``'s bytes as anyone who can write the folder could."""
+def forge_entry(path: Path, payload: dict, batches: Optional[list] = None) -> None:
+    """Write an entry for ``path``'s bytes as anyone who can write the folder could:
+    ``payload`` is to_dict() output, ``batches`` replaces its dimensions' packed form."""
     digest = cache.content_digest(path.read_bytes())
     entry = cache.entry_path(digest)
     entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    entry.write_bytes(cache.entry_bytes(digest, payload))
+    top = {key: value for key, value in payload.items() if key != "dimensions"}
+    if batches is None:
+        batches = list(packed_batches(Dataset.from_dict(payload).dimensions, 10))
+    entry.write_bytes(cache.entry_bytes(digest, top, batches))
     entry.chmod(0o600)
 
 
+def with_part(packed: str, index: int, value: str) -> str:
+    """``packed`` with its part ``index`` (0 verdict ... 4 sources) replaced by ``value``."""
+    parts = packed.split(FIELD_SEP)
+    parts[index] = value
+    return FIELD_SEP.join(parts)
+
+
+def packed_form(path: Path) -> list:
+    """The dimensions of ``path`` as one packed batch, for a test to tamper with."""
+    return list(packed_batches(ds.load(path).dimensions, 10**6))
+
+
 @pytest.mark.parametrize("tamper", [
-    lambda d: d.update(title="\x1b]0;PWNED\x07\x1b[2J"),
-    lambda d: d["dimensions"][0].update(title="\x1b]52;c;ZXZpbA==\x07"),
-    lambda d: d["pros"][next(iter(d["pros"]))][0].update(votes="many"),
-    lambda d: d["pros"][next(iter(d["pros"]))][0].update(votes=10**40),
-    lambda d: d.update(subjects=[1, 2]),
-    lambda d: d["dimensions"][0].update(descriptions=[]),
-    lambda d: d.update(extra="field"),
-    lambda d: d["dimensions"][0].update(notes=[{"text": "x", "kind": "nonsense"}]),
+    lambda d, ids, titles, packed: d.update(title="\x1b]0;PWNED\x07\x1b[2J"),
+    lambda d, ids, titles, packed: titles.__setitem__(0, "\x1b]52;c;ZXZpbA==\x07"),
+    lambda d, ids, titles, packed: d["pros"][next(iter(d["pros"]))][0].update(votes="many"),
+    lambda d, ids, titles, packed: d["pros"][next(iter(d["pros"]))][0].update(votes=10**40),
+    lambda d, ids, titles, packed: d.update(subjects=[1, 2]),
+    lambda d, ids, titles, packed: packed.__setitem__(0, FIELD_SEP.join(["", "", "", "", ""])),
+    lambda d, ids, titles, packed: d.update(extra="field"),
+    lambda d, ids, titles, packed: packed.__setitem__(
+        0, with_part(packed[0], 2, "x" + PART_SEP + PART_SEP + "nonsense")),
+    lambda d, ids, titles, packed: packed.__setitem__(0, packed[0] + "\x1b[2J"),
 ])
 def test_a_forged_entry_is_checked_as_strictly_as_a_parse(tmp_path: Path, cache_home: Path,
                                                           tamper) -> None:
     path = copy_shipped(tmp_path)
     data = ds.load(path).to_dict()
-    tamper(data)
-    forge_entry(path, data)
+    [batch] = packed_form(path)
+    tamper(data, *batch)
+    forge_entry(path, data, [batch])
     loaded, parser = load_via_cache(path)
     assert parser.calls == 1, "a forged entry must be dropped and the file parsed"
     assert loaded.title == "KVM vs QEMU"
@@ -414,9 +441,12 @@ def test_a_valid_forged_entry_is_used(tmp_path: Path, cache_home: Path) -> None:
     path = copy_shipped(tmp_path)
     data = ds.load(path).to_dict()
     data["title"] = "Forged but harmless"
-    forge_entry(path, data)
+    [batch] = packed_form(path)
+    batch[1][0] = "A forged title"
+    forge_entry(path, data, [batch])
     loaded, parser = load_via_cache(path)
     assert parser.calls == 0 and loaded.title == "Forged but harmless"
+    assert loaded.dimensions[0].title == "A forged title"
 
 
 @pytest.mark.parametrize("mode", [0o620, 0o602])

@@ -371,7 +371,7 @@ async def test_a_huge_description_and_many_subjects_never_freeze_the_pane(tmp_pa
     first = dataset.dimensions[0]
     text = "lorem ipsum dolor sit amet " * 400_000
     full_rows = len(text) // 120
-    huge = first._replace(descriptions={**first.descriptions, dataset.subjects[0].id: text})
+    huge = first.replace(descriptions={**first.descriptions, dataset.subjects[0].id: text})
     many = tuple(dataclasses.replace(dataset.subjects[0], id=f"s{i}", name=f"S{i}")
                  for i in range(10_000))
     wide = dataclasses.replace(dataset, subjects=many, dimensions=(huge, *dataset.dimensions[1:]))

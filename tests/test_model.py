@@ -11,7 +11,18 @@ import pytest
 
 from kvmq.dataset import loader
 from kvmq.dataset.collector import collector_paused
-from kvmq.dataset.model import FORBIDDEN_CHARS_RE, Dataset, find_forbidden
+from kvmq.dataset.model import (
+    FIELD_SEP,
+    FORBIDDEN_CHARS_RE,
+    PART_SEP,
+    Command,
+    Dataset,
+    Dimension,
+    Note,
+    find_forbidden,
+    packed_batches,
+    packed_dimension_pattern,
+)
 
 DATASETS = Path(__file__).resolve().parent / "fixtures" / "datasets"
 
@@ -73,17 +84,65 @@ def test_from_dict_refuses_what_a_parse_would_refuse(change) -> None:
 
 
 def test_from_dict_takes_the_dimensions_in_batches() -> None:
-    """The cache's streaming form gives the same dataset; each batch is emptied as it is read."""
+    """The cache's packed form, in batches, gives the same dataset."""
     dataset = loader.load(loader.packaged_data_path(), use_cache=False)
-    top = dataset.to_dict()
-    dimensions = top.pop("dimensions")
-    batches = [dimensions[:2], dimensions[2:3], [], dimensions[3:]]
-    assert Dataset.from_dict(top, dataset.path, dimension_batches=iter(batches)) == dataset
-    assert all(item is None for batch in batches for item in batch)
+    top = dataset.to_dict(with_dimensions=False)
+    batches = list(packed_batches(dataset.dimensions, 2))
+    assert len(batches) == (len(dataset.dimensions) + 1) // 2
+    batches.insert(1, ([], [], []))
+    rebuilt = Dataset.from_dict(top, dataset.path, dimension_batches=iter(batches))
+    assert rebuilt == dataset and rebuilt.to_dict() == dataset.to_dict()
     with pytest.raises(ValueError, match="twice"):
         Dataset.from_dict(dataset.to_dict(), dimension_batches=[])
     with pytest.raises(ValueError):
         Dataset.from_dict(top, dimension_batches=[{"id": "not-a-list"}])
+
+
+def _swap_description(packed: str, new: str) -> str:
+    verdict, descriptions, rest = packed.split(FIELD_SEP, 2)
+    return FIELD_SEP.join((verdict, PART_SEP.join([new, *descriptions.split(PART_SEP)[1:]]), rest))
+
+
+@pytest.mark.parametrize("change", [
+    lambda ids, titles, packed: titles.__setitem__(0, "\x1b]0;PWNED\x07"),
+    lambda ids, titles, packed: ids.__setitem__(0, ""),
+    lambda ids, titles, packed: packed.__setitem__(0, _swap_description(packed[0], "esc \x1b[2J")),
+    lambda ids, titles, packed: packed.__setitem__(0, _swap_description(packed[0], "")),
+    lambda ids, titles, packed: packed.__setitem__(0, _swap_description(packed[0], "bidi \u202e")),
+    lambda ids, titles, packed: packed.__setitem__(0, packed[0] + FIELD_SEP),
+    lambda ids, titles, packed: packed.__setitem__(0, packed[0].replace(PART_SEP, "", 1)),
+    lambda ids, titles, packed: packed.__setitem__(0, packed[0] + PART_SEP + "\u200b"),
+    lambda ids, titles, packed: packed.__setitem__(0, 42),
+    lambda ids, titles, packed: packed.pop(),
+    lambda ids, titles, packed: ids.__setitem__(1, ids[0]),
+])
+def test_from_dict_refuses_a_packed_form_no_dataset_could_hold(change) -> None:
+    dataset = loader.load(loader.packaged_data_path(), use_cache=False)
+    [batch] = packed_batches(dataset.dimensions, len(dataset.dimensions))
+    change(*batch)
+    with pytest.raises(ValueError):
+        Dataset.from_dict(dataset.to_dict(with_dimensions=False), dimension_batches=[batch])
+
+
+def test_a_note_kind_and_command_fields_survive_packing() -> None:
+    """What the packed form says about notes and commands reads back as it was built."""
+    notes = (Note("checked", "https://example.org/a", "correction"), Note("plain"))
+    commands = {"b": (Command("run it", "does it", caution="loses data", needs="root"),
+                      Command("two", "second"))}
+    dimension = Dimension("x", "X", {"a": "first", "b": "second"}, "short", notes, commands,
+                          ("https://example.org/s",))
+    assert dimension.notes == notes and dimension.notes[0].is_correction
+    assert dimension.commands == commands and dimension.verdict == "short"
+    assert dimension.descriptions == {"a": "first", "b": "second"}
+    assert dimension.sources == ("https://example.org/s",)
+    assert dimension.replace(verdict=None).verdict is None
+    assert dimension.replace(title="Y").notes == notes
+    assert copy.deepcopy(dimension) == dimension
+    packed = packed_dimension_pattern(2)
+    assert packed.fullmatch(dimension.packed)
+    assert not packed_dimension_pattern(3).fullmatch(dimension.packed)
+    with pytest.raises(ValueError):
+        Dimension("x", "X", {"a": "first"}, commands={"b": ()}, subject_ids=("a",))
 
 
 def test_the_shipped_dataset_is_named_in_one_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,9 +10,11 @@ only when all of these hold, else it is ignored (and rewritten on the next succe
 - the SHA-256 of the dataset file's bytes, the kvmq version, the schema, the loader's own
   files and the Python/marshal format all match what it was written with;
 - what it holds passes :meth:`Dataset.from_dict`, which checks keys, types, ranges, subject
-  references and control characters as strictly as a parse. A forged entry can therefore
-  put nothing on a terminal that a valid dataset could not. The loader's spelling rules
-  (URL shape, id characters, single-line fields, no surrounding spaces) are not repeated.
+  references and control characters as strictly as a parse (each dimension's packed form
+  whole, against the one pattern every packed dimension of the dataset must match). A
+  forged entry can therefore put nothing on a terminal that a valid dataset could not. The
+  loader's spelling rules (URL shape, id characters, single-line fields, no surrounding
+  spaces) are not repeated.
 
 The cache is a convenience, never a source of errors: any failure falls back to parsing,
 without a message. ``KVMQ_NO_CACHE=1`` turns it off. ``kvmq validate`` never uses it.
@@ -32,11 +34,11 @@ import stat
 import sys
 import zlib
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Mapping, Optional
+from typing import Any, BinaryIO, Callable, Iterable, Mapping, Optional
 
 from kvmq import __version__
 from kvmq.dataset.collector import collector_paused
-from kvmq.dataset.model import SCHEMA_VERSION, Dataset
+from kvmq.dataset.model import SCHEMA_VERSION, Dataset, packed_batches
 
 NO_CACHE_ENV_VAR = "KVMQ_NO_CACHE"
 MAX_ENTRIES = 16
@@ -45,10 +47,11 @@ SUFFIX = ".kvmqc"
 # big-endian), the CRC-32 of the body (4 bytes: accidental damage only; trust comes from the
 # ownership rules and from_dict), then the body: records, each a 4-byte big-endian length
 # and a marshal. The first holds (format tag, Dataset.to_dict() without "dimensions"), each
-# later one a list of up to DIMENSIONS_PER_RECORD of its dimensions, in order: a warm load
-# holds one record's bytes and objects at a time besides the dataset it builds.
-MAGIC = b"KVMQC\x00\x03\n"
-DIMENSIONS_PER_RECORD = 200
+# later one up to DIMENSIONS_PER_RECORD of its dimensions, in order, in their packed form
+# (ids, titles, packed strings; see model.packed_batches): a warm load holds one record's
+# bytes at a time besides the dataset it builds, and builds no text it will not keep.
+MAGIC = b"KVMQC\x00\x04\n"
+DIMENSIONS_PER_RECORD = 1000
 _HEADER = len(MAGIC) + 32 + 8 + 4
 #: No entry may be larger than this, whatever its header says.
 MAX_ENTRY_BYTES = 256 * 1024 * 1024
@@ -240,17 +243,21 @@ class _RecordReader:
         return record
 
 
-def entry_bytes(digest: bytes, payload: Mapping[str, Any]) -> bytes:
-    """An entry's whole content for a dataset file's digest and its ``to_dict()`` payload."""
-    top = dict(payload)
-    dimensions = top.pop("dimensions")
-    records = [marshal.dumps((FORMAT_TAG, top))]
-    records += [marshal.dumps(dimensions[start:start + DIMENSIONS_PER_RECORD])
-                for start in range(0, len(dimensions), DIMENSIONS_PER_RECORD)]
+def entry_bytes(digest: bytes, top: Mapping[str, Any], dimension_batches: Iterable[Any]) -> bytes:
+    """An entry's whole content for a dataset file's digest: ``top`` is ``Dataset.to_dict()``
+    without "dimensions", ``dimension_batches`` the dimensions' packed form
+    (:func:`~kvmq.dataset.model.packed_batches`)."""
+    records = [marshal.dumps((FORMAT_TAG, dict(top)))]
+    records += [marshal.dumps(batch) for batch in dimension_batches]
     body = b"".join(part for record in records for part in (len(record).to_bytes(4, "big"),
                                                              record))
     return b"".join((MAGIC, digest, len(body).to_bytes(8, "big"),
                      zlib.crc32(body).to_bytes(4, "big"), body))
+
+
+def dataset_entry_bytes(digest: bytes, dataset: Dataset) -> bytes:
+    top = dataset.to_dict(with_dimensions=False)
+    return entry_bytes(digest, top, packed_batches(dataset.dimensions, DIMENSIONS_PER_RECORD))
 
 
 def write_entry(path: Path, digest: bytes, dataset: Dataset) -> None:
@@ -258,7 +265,7 @@ def write_entry(path: Path, digest: bytes, dataset: Dataset) -> None:
 
     Raises OSError (or ValueError) on failure; :func:`cached_load` swallows both.
     """
-    blob = entry_bytes(digest, dataset.to_dict())
+    blob = dataset_entry_bytes(digest, dataset)
     directory = path.parent
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not private_to_me(os.stat(directory)):

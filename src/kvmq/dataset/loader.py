@@ -958,16 +958,18 @@ class _Builder:
         dimensions: list[Dimension] = []
         seen: set[str] = set()
         count = 0
+        # One tuple shared by every dimension (each keeps a reference to it).
+        shared_ids = None if subject_ids is None else tuple(subject_ids)
         for index, item in enumerate(self.sequence(node, "dimensions", "dimensions")):
             count += 1
-            dimension = self._dimension(item, f"dimensions[{index}]", subject_ids, seen)
+            dimension = self._dimension(item, f"dimensions[{index}]", shared_ids, seen)
             if dimension is not None:
                 dimensions.append(dimension)
         if type(node) is _Collection and not node.is_mapping and not count:
             self.error(node, "dimensions", "needs at least one dimension")
         return dimensions
 
-    def _dimension(self, node: _Node, where: str, subject_ids: Optional[list[str]],
+    def _dimension(self, node: _Node, where: str, subject_ids: Optional[tuple[str, ...]],
                    seen: set[str]) -> Optional[Dimension]:
         # Read in file order: a long list (notes, sources, commands) is checked item by item
         # as it is read, and nothing waits for a key that comes later or not at all.
@@ -1023,10 +1025,10 @@ class _Builder:
                 ok = ok and sources_ok
         if not ok or dimension_id is None or title is None or not descriptions:
             return None
-        return Dimension(
-            id=dimension_id, title=title, verdict=verdict, descriptions=descriptions,
-            notes=tuple(notes), commands=commands, sources=tuple(sources),
-        )
+        if subject_ids is None:  # the subjects are in error: their problems are reported
+            return None
+        return Dimension(dimension_id, title, descriptions, verdict, notes, commands, sources,
+                         subject_ids=subject_ids)
 
     def _each_item(self, node: _Node, where: str, what: str,
                    read: Callable[[_Node, str], Optional[_T]]) -> tuple[list[_T], bool]:
@@ -1041,7 +1043,7 @@ class _Builder:
                 found.append(value)
         return found, ok
 
-    def _by_subject(self, node: _Node, where: str, subject_ids: Optional[list[str]],
+    def _by_subject(self, node: _Node, where: str, subject_ids: Optional[Sequence[str]],
                     read: Callable[[_Node, str], Any]) -> Optional[dict[str, Any]]:
         """A mapping keyed by subject id, each value read by ``read``; None if any is bad."""
         entries = self.free_mapping(node, where)

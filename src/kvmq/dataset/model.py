@@ -14,8 +14,8 @@ import operator
 import re
 from dataclasses import dataclass
 from functools import partial
-from types import MappingProxyType
-from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence
+from itertools import repeat
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Optional, Sequence
 
 SCHEMA_VERSION = 1
 #: Vote counts and the schema number are bounded before any arithmetic or formatting.
@@ -144,15 +144,138 @@ class Command(NamedTuple):
     needs: Optional[str] = None
 
 
-class Dimension(NamedTuple):
+# A dimension keeps everything but its id and title in one packed string (see
+# Dimension.packed): at 20,000 dimensions the records and dicts of twelve texts each took
+# 52 MB, the packed form takes 23. The separators are control characters no text may hold
+# (FORBIDDEN_CHARS_RE), so a text can never be mistaken for one.
+FIELD_SEP = "\x1e"    # between the five parts: verdict, descriptions, notes, commands, sources
+ITEM_SEP = "\x1d"     # between the notes of a dimension, or the commands of one subject
+PART_SEP = "\x1f"     # between the texts of one item (a note's text, source and kind, ...)
+SUBJECT_SEP = "\x1c"  # between the subjects' command lists
+
+
+class _DimensionRecord(NamedTuple):
     id: str
     title: str
-    descriptions: Mapping[str, str]
-    verdict: Optional[str] = None
-    notes: tuple[Note, ...] = ()
-    #: By subject id; a subject with no commands has no key.
-    commands: Mapping[str, tuple[Command, ...]] = MappingProxyType({})
-    sources: tuple[str, ...] = ()
+    #: The dataset's subject ids, in order (one tuple shared by all its dimensions).
+    subject_ids: tuple[str, ...]
+    #: verdict, descriptions (in subject order), notes (text, source, "correction" or ""),
+    #: commands (one list per subject, in order; run, does, caution, needs) and sources,
+    #: joined by the separators above; an absent text is "".
+    packed: str
+
+
+class Dimension(_DimensionRecord):
+    """One row of the comparison: an id, a title and what each subject says about it.
+
+    Built like a record, ``Dimension(id, title, descriptions, verdict, notes, commands,
+    sources)``; :attr:`descriptions`, :attr:`verdict`, :attr:`notes`, :attr:`commands` and
+    :attr:`sources` are read back from :attr:`packed` each time, in microseconds, which is
+    what a view showing one dimension at a time can afford many times over.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, id: str, title: str, descriptions: Mapping[str, str],
+                verdict: Optional[str] = None, notes: Sequence[Note] = (),
+                commands: Optional[Mapping[str, Sequence[Command]]] = None,
+                sources: Sequence[str] = (), *,
+                subject_ids: Optional[tuple[str, ...]] = None) -> Dimension:
+        """``subject_ids``: the dataset's subjects, in order (default: the descriptions'
+        keys); every one needs a description, and commands may name no other."""
+        ids = tuple(descriptions) if subject_ids is None else subject_ids
+        commands = commands or {}
+        if set(descriptions) != set(ids) or not set(commands) <= set(ids):
+            raise ValueError("descriptions and commands must be keyed by the subject ids")
+        packed = FIELD_SEP.join((
+            verdict or "",
+            PART_SEP.join([descriptions[sid] for sid in ids]),
+            ITEM_SEP.join([PART_SEP.join((note.text, note.source or "",
+                                          "correction" if note.is_correction else ""))
+                           for note in notes]),
+            SUBJECT_SEP.join([ITEM_SEP.join([
+                PART_SEP.join((c.run, c.does, c.caution or "", c.needs or ""))
+                for c in commands.get(sid, ())]) for sid in ids]),
+            PART_SEP.join(sources),
+        ))
+        return tuple.__new__(cls, (id, title, ids, packed))
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle rebuild from the packed form
+        return (Dimension._make, (tuple(self),))
+
+    def __repr__(self) -> str:
+        return (f"Dimension(id={self.id!r}, title={self.title!r}, "
+                f"descriptions={self.descriptions!r}, verdict={self.verdict!r}, "
+                f"notes={self.notes!r}, commands={self.commands!r}, sources={self.sources!r})")
+
+    @property
+    def verdict(self) -> Optional[str]:
+        return self.packed.partition(FIELD_SEP)[0] or None
+
+    @property
+    def descriptions(self) -> dict[str, str]:
+        """By subject id, in the dataset's order (a new dict each time)."""
+        return dict(zip(self.subject_ids, self.packed.split(FIELD_SEP, 2)[1].split(PART_SEP)))
+
+    @property
+    def notes(self) -> tuple[Note, ...]:
+        packed = self.packed.split(FIELD_SEP, 3)[2]
+        if not packed:
+            return ()
+        return tuple(Note(text, source or None, "correction" if kind else "caveat")
+                     for text, source, kind in (item.split(PART_SEP)
+                                                for item in packed.split(ITEM_SEP)))
+
+    @property
+    def commands(self) -> dict[str, tuple[Command, ...]]:
+        """By subject id, in the dataset's order; a subject with no commands has no key."""
+        packed = self.packed.split(FIELD_SEP, 4)[3]
+        out = {}
+        for sid, listed in zip(self.subject_ids, packed.split(SUBJECT_SEP)):
+            if listed:
+                out[sid] = tuple(Command._make([part or None for part in item.split(PART_SEP)])
+                                 for item in listed.split(ITEM_SEP))
+        return out
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        packed = self.packed.rpartition(FIELD_SEP)[2]
+        return tuple(packed.split(PART_SEP)) if packed else ()
+
+    @property
+    def searchable_text(self) -> str:
+        """The title, verdict, descriptions, notes (with their sources) and commands, in one
+        string (sources aside); the separators between them are whitespace to ``str.split``."""
+        return self.title + FIELD_SEP + self.packed.rpartition(FIELD_SEP)[0]
+
+    def replace(self, **changes: Any) -> Dimension:
+        """A copy with some fields changed, by the names ``Dimension()`` takes."""
+        fields: dict[str, Any] = {
+            "id": self.id, "title": self.title, "descriptions": self.descriptions,
+            "verdict": self.verdict, "notes": self.notes, "commands": self.commands,
+            "sources": self.sources, "subject_ids": self.subject_ids,
+        }
+        fields.update(changes)
+        return Dimension(**fields)
+
+
+def packed_dimension_pattern(subject_count: int) -> re.Pattern[str]:
+    """What :attr:`Dimension.packed` can hold for a dataset of ``subject_count`` subjects:
+    its layout, a non-empty text wherever one is required, and no forbidden character in any
+    text. One ``fullmatch`` per dimension checks a packed form read back from disk."""
+    text = "[^" + FORBIDDEN_CHARS_RE.pattern[1:]
+    given, optional = text + "+", text + "*"
+    note = f"{given}{PART_SEP}{optional}{PART_SEP}(?:correction)?"
+    command = f"{given}{PART_SEP}{given}{PART_SEP}{optional}{PART_SEP}{optional}"
+    listed = f"(?:{command}(?:{ITEM_SEP}{command})*)?"
+    rest = subject_count - 1
+    return re.compile(FIELD_SEP.join((
+        optional,
+        f"{given}(?:{PART_SEP}{given}){{{rest}}}",
+        f"(?:{note}(?:{ITEM_SEP}{note})*)?",
+        f"{listed}(?:{SUBJECT_SEP}{listed}){{{rest}}}",
+        f"(?:{given}(?:{PART_SEP}{given})*)?",
+    )))
 
 
 class Pro(NamedTuple):
@@ -214,25 +337,28 @@ class Dataset:
         hint = f"; did you mean {_or_list(close)}?" if close else "; try 'kvmq list'"
         raise LookupError(f"no dimension matches '{query}'{hint}")
 
-    def to_dict(self) -> dict[str, Any]:
-        """The normalized dataset: the YAML's keys, defaults filled in, stable order."""
+    def to_dict(self, *, with_dimensions: bool = True) -> dict[str, Any]:
+        """The normalized dataset: the YAML's keys, defaults filled in, stable order
+        (``with_dimensions=False``: all but "dimensions", which the cache stores packed)."""
         source: Optional[dict[str, Any]] = None
         if self.source is not None:
             source = {"title": self.source.title, "publisher": self.source.publisher}
             if self.source.url:
                 source["url"] = self.source.url
-        return {
+        out: dict[str, Any] = {
             "schema": self.schema,
             "title": self.title,
             "summary": self.summary,
             "source": source,
             "subjects": [subject_to_dict(s) for s in self.subjects],
-            "dimensions": [dimension_to_dict(d) for d in self.dimensions],
-            "pros": {
-                sid: [{"label": p.label, "votes": p.votes} for p in pros]
-                for sid, pros in self.pros.items()
-            },
         }
+        if with_dimensions:
+            out["dimensions"] = [dimension_to_dict(d) for d in self.dimensions]
+        out["pros"] = {
+            sid: [{"label": p.label, "votes": p.votes} for p in pros]
+            for sid, pros in self.pros.items()
+        }
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], path: str = "", *,
@@ -245,11 +371,12 @@ class Dataset:
         a caller holding nothing else of ``data`` (the cache, just after unmarshalling) never
         has the whole input and the whole result in memory at once.
 
-        ``dimension_batches``: the dimensions arrive as lists of ``to_dict`` dimension
-        mappings, in order, instead of under ``data["dimensions"]`` (which must then be
-        absent), and each is emptied as it is built. The cache reads them from disk one
-        batch at a time, so the entry's bytes and their unmarshalled form are never all in
-        memory at once.
+        ``dimension_batches``: the dimensions arrive in their packed form instead of under
+        ``data["dimensions"]`` (which must then be absent): batches, in order, of three
+        equal-length lists, the dimensions' ids, titles and :attr:`Dimension.packed`
+        strings (see :func:`packed_batches`). The cache stores them so and reads them one
+        batch at a time; each packed string is checked whole against
+        :func:`packed_dimension_pattern`, which refuses what the mapping form refuses.
 
         Raises:
             ValueError: a value of the wrong type, an out-of-range number, a control
@@ -260,6 +387,15 @@ class Dataset:
             return _DictReader(consume).dataset(data, path, dimension_batches)
         except (TypeError, KeyError, AttributeError) as exc:  # a missing or surplus field
             raise ValueError(f"not a dataset: {exc}") from None
+
+
+def packed_batches(dimensions: Sequence[Dimension],
+                   size: int) -> Iterator[tuple[list[str], list[str], list[str]]]:
+    """``dimensions`` in the packed form ``Dataset.from_dict(dimension_batches=...)`` reads:
+    batches of at most ``size``, each the ids, titles and packed strings of its dimensions."""
+    for start in range(0, len(dimensions), size):
+        batch = dimensions[start:start + size]
+        yield ([d.id for d in batch], [d.title for d in batch], [d.packed for d in batch])
 
 
 def subject_to_dict(subject: Subject) -> dict[str, str]:
@@ -393,23 +529,24 @@ class _DictReader:
         if len(set(ids)) != len(ids) or len(ids) < 2:
             raise ValueError("subject ids must be unique, two or more")
         id_set = frozenset(ids)
+        subject_ids = tuple(ids)
+        built_dimensions: list[Dimension] = []
         if dimension_batches is None:
-            batches: Iterable[Any] = [self.items(top.get("dimensions"))]
+            items = self.items(top.get("dimensions"))
+            for index, item in enumerate(items):
+                built_dimensions.append(self.dimension(item, subject_ids, id_set))
+                if self.consume:
+                    items[index] = None  # its containers are freed now (the strings live on)
+            del items
+            self.check_texts()
         elif "dimensions" in top:
             raise ValueError("dimensions given twice")
         else:
-            batches = dimension_batches
-        built_dimensions: list[Dimension] = []
-        for batch in batches:
-            items = self.items(batch)
-            if self.consume or dimension_batches is not None:
-                for index, item in enumerate(items):
-                    built_dimensions.append(self.dimension(item, ids, id_set))
-                    items[index] = None  # its containers are freed now (the strings live on)
-            else:
-                built_dimensions.extend([self.dimension(item, ids, id_set) for item in items])
-            del items, batch
-            self.check_texts()
+            fits = packed_dimension_pattern(len(subject_ids)).fullmatch
+            for batch in dimension_batches:
+                built_dimensions.extend(self.packed_batch(batch, subject_ids, fits))
+                del batch
+                self.check_texts()
         dimensions = tuple(built_dimensions)
         del built_dimensions
         if not dimensions:
@@ -432,7 +569,7 @@ class _DictReader:
         self.check_texts()
         return dataset
 
-    def dimension(self, data: Any, subject_ids: Sequence[str], id_set: frozenset[str]) -> Dimension:
+    def dimension(self, data: Any, subject_ids: tuple[str, ...], id_set: frozenset[str]) -> Dimension:
         # The hot path of a warm start (one call per dimension): the structure is checked
         # here, every text it holds by check_texts once the batch is built.
         if type(data) is not dict or not data.keys() <= _DIMENSION_KEYS:
@@ -471,5 +608,20 @@ class _DictReader:
         texts.append(title)
         if verdict is not None:
             texts.append(verdict)
-        return Dimension(identifier, title, descriptions, verdict, tuple(notes), commands,
-                         tuple(sources))
+        return Dimension(identifier, title, descriptions, verdict, notes, commands, sources,
+                         subject_ids=subject_ids)
+
+    def packed_batch(self, batch: Any, subject_ids: tuple[str, ...],
+                     fits: Callable[[str], Any]) -> list[Dimension]:
+        """Dimensions from their packed form: ``(ids, titles, packed)``, three lists of equal
+        length, as the cache stores them. Ids and titles are checked with the other texts;
+        each packed form is checked whole by ``fits`` (see :func:`packed_dimension_pattern`)."""
+        identifiers, titles, packed = batch
+        if not (type(identifiers) is type(titles) is type(packed) is list) or not (
+                len(identifiers) == len(titles) == len(packed)):
+            raise ValueError("expected three lists of equal length")
+        if set(map(type, packed)) - {str} or not all(map(fits, packed)):
+            raise ValueError("a packed dimension that no dataset could hold")
+        self.texts.extend(identifiers)
+        self.texts.extend(titles)
+        return list(map(Dimension._make, zip(identifiers, titles, repeat(subject_ids), packed)))

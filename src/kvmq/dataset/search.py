@@ -2,8 +2,8 @@
 the first time it is needed (at 20,000 dimensions it takes 60-90 ms and 17 MB, which a
 session that never filters does not pay).
 
-A query keeps the dimensions whose title, descriptions, notes or commands contain every
-word of it, case-insensitively.
+A query keeps the dimensions whose title, verdict, descriptions, notes or commands contain
+every word of it, case-insensitively.
 """
 
 from __future__ import annotations
@@ -15,14 +15,7 @@ from kvmq.dataset.model import Dataset, Dimension
 
 def search_text(dimension: Dimension) -> str:
     """Everything a query is matched against in ``dimension``, lower-cased."""
-    parts: list[str] = [dimension.title, *dimension.descriptions.values()]
-    parts.extend(note.text for note in dimension.notes)
-    for commands in dimension.commands.values():
-        for command in commands:
-            parts.append(command.run)
-            parts.append(command.does)
-            parts.extend(extra for extra in (command.caution, command.needs) if extra)
-    return "\n".join(parts).lower()
+    return dimension.searchable_text.lower()
 
 
 def narrows(query: str, previous: str) -> bool:
