@@ -852,8 +852,10 @@ def test_filter_is_case_insensitive(shipped: Dataset) -> None:
     assert [d.id for d in FilterIndex(shipped).filter("FireCracker")] == ["integration"]
 
 
-def test_filter_searches_descriptions_notes_and_commands() -> None:
+def test_filter_searches_verdicts_descriptions_notes_and_commands() -> None:
     dataset = load(MINIMAL)
+    assert [d.id for d in FilterIndex(dataset).filter("quicker")] == ["speed"]        # the verdict
+    assert [d.id for d in FilterIndex(dataset).filter("correction")] == ["speed"]     # shown as such
     assert [d.id for d in FilterIndex(dataset).filter("zebra")] == ["speed"]          # a description
     assert [d.id for d in FilterIndex(dataset).filter("in fact")] == ["speed"]        # a note
     assert [d.id for d in FilterIndex(dataset).filter("quokka")] == ["speed"]         # a command line

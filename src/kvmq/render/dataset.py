@@ -114,16 +114,17 @@ def dimension_renderable(dataset: Dataset, dimension: Dimension, width: int, *,
 
 
 def _descriptions(dataset: Dataset, dimension: Dimension, *, stacked: bool) -> RenderableType:
+    descriptions = dimension.descriptions  # read back from the packed form once
     if stacked:
         rows: list[RenderableType] = []
         for subject in dataset.subjects:
             rows.append(literal(subject.name, "bold cyan"))
-            rows.append(Padding(literal(dimension.descriptions.get(subject.id, "")), (0, 0, 0, 2)))
+            rows.append(Padding(literal(descriptions.get(subject.id, "")), (0, 0, 0, 2)))
         return Group(*rows)
     table = Table(box=box.SIMPLE_HEAD, expand=True, show_edge=False, pad_edge=False)
     for subject in dataset.subjects:
         table.add_column(literal(subject.name, "bold cyan"), ratio=1, overflow="fold")
-    table.add_row(*(literal(dimension.descriptions.get(s.id, "")) for s in dataset.subjects))
+    table.add_row(*(literal(descriptions.get(s.id, "")) for s in dataset.subjects))
     return table
 
 
@@ -145,8 +146,9 @@ def _notes(dimension: Dimension, ascii_only: bool = False) -> RenderableType:
 def _commands(dataset: Dataset, dimension: Dimension, width: int,
               ascii_only: bool = False) -> RenderableType:
     lines: list[RenderableType] = []
+    commands = dimension.commands
     for subject in dataset.subjects:
-        entries = dimension.commands.get(subject.id, ())
+        entries = commands.get(subject.id, ())
         if not entries:
             continue
         lines.append(literal(f"{subject.name} commands", "bold cyan"))
@@ -304,17 +306,19 @@ def dimension_markdown(dataset: Dataset, dimension: Dimension, level: int = 2) -
     out = [f"{hashes} {md_escape(dimension.title)}", ""]
     if dimension.verdict:
         out += [f"*{md_escape(dimension.verdict)}*", ""]
+    descriptions = dimension.descriptions  # read back from the packed form once
     for subject in dataset.subjects:
-        description = dimension.descriptions.get(subject.id, "")
+        description = descriptions.get(subject.id, "")
         out += [f"**{md_escape(subject.name)}:** {md_escape(description)}", ""]
     for note in dimension.notes:
         label = "Correction" if note.is_correction else "Note"
         source = f" ([source](<{md_url(note.source)}>))" if note.source else ""
         out += [f"> **{label}:** {md_escape(note.text)}{source}", ""]
-    if dimension.commands:
+    commands = dimension.commands
+    if commands:
         out += ["Commands:", ""]
         for subject in dataset.subjects:
-            for command in dimension.commands.get(subject.id, ()):
+            for command in commands.get(subject.id, ()):
                 out.append(f"- {md_escape(subject.name)}: {md_code(command.run)}: "
                            f"{md_escape(command.does)}")
                 if command.caution:

@@ -133,6 +133,8 @@ class ComparisonPane(ScrollView, can_focus=True):
         self._frame_top = 0
         self._document_width = 0
         self._filler_style: Optional[RichStyle] = None
+        #: The styles of the blocks at one width, kept until the width or the styles change.
+        self._renderer: Optional[_Renderer] = None
 
     def on_mount(self) -> None:
         # The first dimension now, rather than when the list's first highlight arrives: the
@@ -205,6 +207,7 @@ class ComparisonPane(ScrollView, can_focus=True):
         super().notify_style_update()
         self._documents.clear()
         self._document = None
+        self._renderer = None
         self.refresh()
 
     def _current_document(self) -> Optional[LazyLines]:
@@ -214,19 +217,25 @@ class ComparisonPane(ScrollView, can_focus=True):
         if self._document is not None and self._document_width == width:
             return self._document
         self._document_width = width
-        renderer = _Renderer(self, width)
         if self.dimension is None:
-            document = LazyLines(renderer.notice(self._notice or ""))
+            document = LazyLines(self._renderer_at(width).notice(self._notice or ""))
         else:
-            side_by_side = self.side_by_side and renderer.fits_columns(self._dataset, self.dimension)
+            side_by_side = self.side_by_side and fits_columns(self._dataset, self.dimension, width)
             key = (self.dimension.id, width, side_by_side)
             cached = self._documents.get(key)
             if cached is None:
+                renderer = self._renderer_at(width)
                 cached = LazyLines(renderer.dimension(self._dataset, self.dimension, side_by_side))
                 self._documents.set(key, cached)
             document = cached
         self._document = document
         return document
+
+    def _renderer_at(self, width: int) -> _Renderer:
+        renderer = self._renderer
+        if renderer is None or renderer.width != width:
+            renderer = self._renderer = _Renderer(self, width)
+        return renderer
 
     def _sync(self, on_move: bool = False) -> None:
         """Lay out what the view needs and keep the virtual size in step.
@@ -383,22 +392,33 @@ class ComparisonPane(ScrollView, can_focus=True):
             if index is None:
                 return
             neighbours = [dimensions[i] for i in (index + 1, index - 1) if 0 <= i < len(dimensions)]
-        renderer = _Renderer(self, width)
         rows = self.scrollable_content_region.height
         for other in neighbours:
-            side_by_side = self.side_by_side and renderer.fits_columns(self._dataset, other)
+            side_by_side = self.side_by_side and fits_columns(self._dataset, other, width)
             key = (other.id, width, side_by_side)
             if key not in self._documents:
+                renderer = self._renderer_at(width)
                 document = LazyLines(renderer.dimension(self._dataset, other, side_by_side))
                 document.ensure(rows)
                 self._documents.set(key, document)
 
 
+def fits_columns(dataset: Dataset, dimension: Dimension, width: int) -> bool:
+    """Whether the subjects' descriptions of ``dimension`` go side by side at ``width``."""
+    count = len(dataset.subjects)
+    column_width = (width - COLUMN_GAP * (count - 1)) // max(count, 1)
+    if count < 2 or column_width < MIN_COLUMN_WIDTH:
+        return False
+    descriptions = dimension.descriptions  # read back from the packed form once
+    return all(len(descriptions.get(s.id, "")) <= MAX_COLUMN_TEXT for s in dataset.subjects)
+
+
 class _Renderer:
-    """Builds the blocks of one dimension at one width (no state kept between renders)."""
+    """Builds the blocks of dimensions at one width, in the pane's styles of the moment
+    (nothing else is kept between renders)."""
 
     def __init__(self, pane: ComparisonPane, width: int) -> None:
-        self._width = width
+        self.width = self._width = width
         base = pane.visual_style
         self._base = base
         self._blank_style = base.rich_style
@@ -449,13 +469,6 @@ class _Renderer:
         yield from self._text(text, self.notice_style)
         yield "", self._strips(Content.styled("Escape clears the filter", self.muted), self._width)
 
-    def fits_columns(self, dataset: Dataset, dimension: Dimension) -> bool:
-        count = len(dataset.subjects)
-        column_width = (self._width - COLUMN_GAP * (count - 1)) // max(count, 1)
-        return (count > 1 and column_width >= MIN_COLUMN_WIDTH
-                and all(len(dimension.descriptions.get(s.id, "")) <= MAX_COLUMN_TEXT
-                        for s in dataset.subjects))
-
     # ------------------------------------------------------------------ the dimension
 
     def dimension(self, dataset: Dataset, dimension: Dimension,
@@ -469,9 +482,10 @@ class _Renderer:
             yield self._columns(dataset, dimension)
             yield self._gap()
         else:
+            descriptions = dimension.descriptions
             for subject in dataset.subjects:
                 yield from self._stacked_subject(subject.name, subject.tagline,
-                                                 dimension.descriptions.get(subject.id, ""))
+                                                 descriptions.get(subject.id, ""))
                 yield self._gap()
         for section in (self._notes(dimension), self._commands(dataset, dimension),
                         self._sources(dimension)):
@@ -496,6 +510,7 @@ class _Renderer:
 
     def _columns(self, dataset: Dataset, dimension: Dimension) -> tuple[str, list[Strip]]:
         subjects = dataset.subjects
+        descriptions = dimension.descriptions
         count = len(subjects)
         column_width = (self._width - COLUMN_GAP * (count - 1)) // count
         headings = [self._strips(self._heading(s.name, s.tagline), column_width) for s in subjects]
@@ -504,7 +519,7 @@ class _Renderer:
         columns = [
             heading + [self._blank(column_width)] * (heading_height - len(heading))
             + self._rule(column_width)
-            + self._strips(Content(dimension.descriptions.get(s.id, "")), column_width)
+            + self._strips(Content(descriptions.get(s.id, "")), column_width)
             for s, heading in zip(subjects, headings)
         ]
         height = max(len(column) for column in columns)
@@ -520,7 +535,7 @@ class _Renderer:
             lines.append(Strip.join(parts).extend_cell_length(self._width, self._blank_style))
         texts = [text for s in subjects
                  for text in (self._heading(s.name, s.tagline).plain,
-                              dimension.descriptions.get(s.id, ""))]
+                              descriptions.get(s.id, ""))]
         return "\n".join(texts), lines
 
     def _notes(self, dimension: Dimension) -> Iterator[tuple[str, list[Strip]]]:
@@ -570,8 +585,9 @@ class _Renderer:
                 strips = [Strip.join([padding, strip]) for strip in strips]
             return [strip.extend_cell_length(self._width, base.rich_style) for strip in strips]
 
+        commands = dimension.commands
         for subject in dataset.subjects:
-            entries = dimension.commands.get(subject.id, ())
+            entries = commands.get(subject.id, ())
             if not entries:
                 continue
             heading = f"{subject.name} commands"
