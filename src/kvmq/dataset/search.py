@@ -1,6 +1,7 @@
 """The filter index the explorer searches: one lower-cased text per dimension, built once,
-the first time it is needed (at 20,000 dimensions it takes 60-90 ms and 17 MB, which a
-session that never filters does not pay).
+the first time it is needed (at 20,000 dimensions it takes 30-50 ms and 18 MB, which a
+session that never filters does not pay). Each text is the dimension's packed prose
+(:attr:`~kvmq.dataset.model.Dimension.searchable_text`) lower-cased in one call.
 
 A query keeps the dimensions whose title, verdict, descriptions, notes or commands contain
 every word of it, case-insensitively.
