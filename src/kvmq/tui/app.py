@@ -218,6 +218,10 @@ class ExplorerApp(App[int]):
         self.watch(dimension_list, "highlighted", show_current, init=False)
         self.screen.set_focus(dimension_list)
         self.refresh_bindings()
+        # Once the first frame is up, what start-up built (stylesheets, the DOM, the list's
+        # options) joins the dataset out of the collector's reach: a full collection then
+        # walks only what came later, 10-30 ms less for the keystroke it falls on.
+        self.call_after_refresh(gc.freeze)
         if self.fleet_view is not None:  # `kvmq fleet DIR`: the Fleet tab first
             self.call_after_refresh(self.show_tab, FLEET_TAB[0])
 
