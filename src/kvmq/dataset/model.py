@@ -146,7 +146,7 @@ class Command(NamedTuple):
 
 # A dimension keeps everything but its id and title in one packed string (see
 # Dimension.packed): at 20,000 dimensions the records and dicts of twelve texts each took
-# 52 MB, the packed form takes 23. The separators are control characters no text may hold
+# 52 MB, the packed form takes 26. The separators are control characters no text may hold
 # (FORBIDDEN_CHARS_RE), so a text can never be mistaken for one.
 FIELD_SEP = "\x1e"    # between the five parts: verdict, descriptions, notes, commands, sources
 ITEM_SEP = "\x1d"     # between the notes of a dimension, or the commands of one subject
@@ -182,7 +182,9 @@ class Dimension(_DimensionRecord):
                 sources: Sequence[str] = (), *,
                 subject_ids: Optional[tuple[str, ...]] = None) -> Dimension:
         """``subject_ids``: the dataset's subjects, in order (default: the descriptions'
-        keys); every one needs a description, and commands may name no other."""
+        keys); every one needs a description, and commands may name no other. The texts
+        are packed as given: the loader and ``from_dict`` have already refused the control
+        characters that separate them."""
         ids = tuple(descriptions) if subject_ids is None else subject_ids
         commands = commands or {}
         if set(descriptions) != set(ids) or not set(commands) <= set(ids):
