@@ -27,6 +27,7 @@ from tests.tui_helpers import (
     shipped,
     started,
     wait_for_footer,
+    wait_for_palette_search,
     wait_until,
 )
 
@@ -44,22 +45,63 @@ def heading_positions(app, dataset) -> list[tuple[int, int]]:
                  if f"{s.name}  " in line) for s in dataset.subjects]
 
 
-async def test_first_dimension_highlighted_and_described_at_start() -> None:
+async def test_start_help_tab_click_copy_and_q() -> None:
+    """One app through read-only steps that each leave the explorer where the next expects it:
+    the state at start, the help screen (opened and closed), a click on a tab, a copy, then q."""
     dataset = shipped()
     app = make_app(dataset)
     async with started(app, size=SIZE) as pilot:
+        # At start: the first dimension highlighted, focused and described.
         await pilot.pause()
         dimension_list = app.query_one(DimensionList)
         first = dataset.dimensions[0]
-        assert dimension_list.highlighted == 0
-        assert app.focused is dimension_list
-        assert app.query_one(ComparisonPane).dimension == first
+        assert dimension_list.highlighted == 0, "at start the first dimension is highlighted"
+        assert app.focused is dimension_list, "at start the list has the focus"
+        assert app.query_one(ComparisonPane).dimension == first, "at start the pane shows the first"
         text = pane_text(app)
         for subject in dataset.subjects:
-            assert first.descriptions[subject.id] in text
+            assert first.descriptions[subject.id] in text, f"start: {subject.id}'s description"
         screen = screen_text(app)
-        assert first.title in screen
-        assert dataset.title in screen
+        assert first.title in screen, "start: the first title is on screen"
+        assert dataset.title in screen, "start: the dataset's title is on screen"
+
+        # The help screen lists the keys, says the list wraps around, and escape closes it.
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen), "? opens the help screen"
+        text = screen_text(app)
+        for expected in ("filter", "copy", "leave", "^p", "j", "tab"):
+            assert expected in text, f"help lists {expected!r}"
+        assert "from the last: the first" in text, "help says the list wraps around"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen), "escape closes the help screen"
+
+        # Clicking a tab switches to it.
+        await pilot.click("#tabs Tab#--content-tab-summary")
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "summary", "a click on the tab switches to it"
+
+        # Copy (back on the Compare tab): the dimension as Markdown on the clipboard.
+        await pilot.press("1")
+        await pilot.pause()
+        assert app.focused is dimension_list and dimension_list.highlighted == 0
+        notes: list[str] = []
+        notify = app.notify
+        app.notify = lambda message, **kw: (notes.append(message), notify(message, **kw))[1]  # type: ignore[method-assign]
+        await pilot.press("j", "y")
+        await pilot.pause()
+        second = dataset.dimensions[1]
+        assert app.clipboard.startswith(f"## {second.title}\n"), "y copies the highlighted one"
+        assert "**KVM:**" in app.clipboard and "**QEMU:**" in app.clipboard, "copy has both subjects"
+        assert notes == [f"Copied '{second.title}' as Markdown"], "copy says what it copied"
+
+        # q quits.
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running, "q quits"
+
+
 
 
 async def test_moving_through_the_list_updates_the_pane() -> None:
@@ -116,25 +158,8 @@ async def test_number_keys_switch_tabs_and_show_their_content() -> None:
         assert app.focused is app.query_one(DimensionList)
 
 
-async def test_clicking_a_tab_switches_to_it() -> None:
-    app = make_app()
-    async with started(app, size=SIZE) as pilot:
-        await pilot.click("#tabs Tab#--content-tab-summary")
-        await pilot.pause()
-        assert app.query_one(TabbedContent).active == "summary"
 
 
-async def test_tab_moves_focus_between_list_and_pane_and_pane_scrolls() -> None:
-    app = make_app()
-    async with started(app, size=(80, 16)) as pilot:
-        pane = app.query_one(ComparisonPane)
-        await pilot.press("tab")
-        assert app.focused is pane
-        await pilot.press("down", "down", "pagedown")
-        await pilot.pause()
-        assert pane.scroll_y > 0
-        await pilot.press("shift+tab")
-        assert app.focused is app.query_one(DimensionList)
 
 
 async def test_the_filter_index_is_built_when_the_filter_opens_not_at_start() -> None:
@@ -201,6 +226,44 @@ async def test_filter_needs_every_word_and_searches_descriptions() -> None:
             assert "vfio" in text and "iommu" in text
 
 
+async def test_filter_bar_submit_typing_bursts_and_width() -> None:
+    """One app, the filter opened afresh for each step (escape closes and clears it)."""
+    app = make_app()
+    async with started(app, size=SIZE) as pilot:
+        def bar() -> FilterBar:  # mounted the first time the filter opens
+            return app.query_one(FilterBar)
+
+        async def closed_and_cleared() -> None:
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not bar().display and bar().query_text == "", "escape closes and clears the filter"
+
+        # An empty filter submitted hides the bar and gives the list the focus.
+        await pilot.press("slash", "enter")
+        await pilot.pause()
+        assert not bar().display, "an empty submit hides the bar"
+        assert isinstance(app.focused, OptionList), "an empty submit focuses the list"
+
+        # q types into the filter instead of quitting.
+        await pilot.press("slash", "q", "1")
+        await pilot.pause()
+        assert app.is_running, "q in the filter does not quit"
+        assert bar().query_text == "q1", "q and 1 are typed into the filter"
+        await closed_and_cleared()
+
+        # A paste: every key queued at once, before the app has handled the first.
+        await burst(pilot, "slash", *"gpu")
+        await pilot.pause()
+        assert bar().query_text == "gpu", "text in the same burst as / lands in the filter"
+        await closed_and_cleared()
+
+        # The input is as wide as the list.
+        await pilot.press("slash", *"gpu passthrough")
+        await pilot.pause()
+        assert "gpu passthrough" in screen_text(app), "the typed text is on screen"
+        assert app.query_one(Input).size.width >= app.query_one(DimensionList).size.width - 2, \
+            "the filter input is as wide as the list"
+
 async def test_filter_with_no_match_says_so() -> None:
     app = make_app()
     async with started(app, size=SIZE) as pilot:
@@ -235,7 +298,7 @@ async def test_palette_jumps_to_a_dimension() -> None:
         await pilot.press("ctrl+p")
         await pilot.pause()
         await burst(pilot, *f"Go to {target.title}")  # typed fast, as people do
-        await pilot.pause(0.5)
+        await wait_for_palette_search(pilot, f"Go to {target.title}")
         await pilot.press("enter")
         await pilot.pause()
         assert app.query_one(TabbedContent).active == "compare"
@@ -259,50 +322,10 @@ async def test_page_keys_in_the_same_burst_as_ctrl_p_page_the_palette() -> None:
         await wait_until(pilot, lambda: (commands.highlighted or 0) > 0)  # it still pages
 
 
-async def test_copy_puts_the_dimension_as_markdown_on_the_clipboard() -> None:
-    dataset = shipped()
-    app = make_app(dataset)
-    async with started(app, size=SIZE) as pilot:
-        notes: list[str] = []
-        notify = app.notify
-        app.notify = lambda message, **kw: (notes.append(message), notify(message, **kw))[1]  # type: ignore[method-assign]
-        await pilot.press("j", "y")
-        await pilot.pause()
-        second = dataset.dimensions[1]
-        assert app.clipboard.startswith(f"## {second.title}\n")
-        assert "**KVM:**" in app.clipboard and "**QEMU:**" in app.clipboard
-        assert notes == [f"Copied '{second.title}' as Markdown"]
 
 
-async def test_help_screen_lists_keys_and_escape_closes_it() -> None:
-    app = make_app()
-    async with started(app, size=SIZE) as pilot:
-        await pilot.press("question_mark")
-        await pilot.pause()
-        assert isinstance(app.screen, HelpScreen)
-        text = screen_text(app)
-        for expected in ("filter", "copy", "leave", "^p", "j", "tab"):
-            assert expected in text
-        await pilot.press("escape")
-        await pilot.pause()
-        assert not isinstance(app.screen, HelpScreen)
 
 
-async def test_q_quits() -> None:
-    app = make_app()
-    async with started(app, size=SIZE) as pilot:
-        await pilot.press("q")
-        await pilot.pause()
-        assert not app.is_running
-
-
-async def test_q_types_into_the_filter_instead_of_quitting() -> None:
-    app = make_app()
-    async with started(app, size=SIZE) as pilot:
-        await pilot.press("slash", "q", "1")
-        await pilot.pause()
-        assert app.is_running
-        assert app.query_one(FilterBar).query_text == "q1"
 
 
 async def test_markup_looking_text_is_shown_literally() -> None:
@@ -336,22 +359,6 @@ async def test_three_subjects_get_three_columns() -> None:
             assert subject.name in screen
 
 
-async def test_subjects_stack_below_100_columns_and_list_moves_up_below_60() -> None:
-    dataset = shipped()
-    app = make_app(dataset)
-    async with started(app, size=(120, 36)) as pilot:
-        await pilot.pause()
-        (y0, x0), (y1, x1) = heading_positions(app, dataset)
-        assert y0 == y1 and x0 < x1
-        await pilot.resize_terminal(80, 24)
-        await pilot.pause()
-        (y0, x0), (y1, x1) = heading_positions(app, dataset)
-        assert x0 == x1 and y0 < y1
-        await pilot.resize_terminal(50, 24)
-        await pilot.pause()
-        sidebar = app.query_one("#sidebar")
-        pane = app.query_one(ComparisonPane)
-        assert sidebar.region.y < pane.region.y
 
 
 def title_visible(app) -> bool:  # type: ignore[no-untyped-def]
@@ -389,10 +396,63 @@ async def test_survives_any_size_and_random_keys() -> None:
             assert title_visible(app), f"at {width}x{height}"
 
 
-async def test_the_highlight_stays_visible_through_a_resize() -> None:
+
+
+async def test_j_k_g_G_and_tab_scroll_the_focused_pane() -> None:
+    """j/k/g/G scroll the pane once tab focused it; shift+tab and tab move the focus between
+    list and pane, and the pane scrolls with the arrow and page keys (one app)."""
+    app = make_app()
+    async with started(app, size=(80, 16)) as pilot:
+        pane = app.query_one(ComparisonPane)
+        dimension_list = app.query_one(DimensionList)
+        await pilot.press("tab")
+        assert app.focused is pane, "tab focuses the pane"
+        await pilot.press("j", "j")
+        await pilot.pause()
+        assert pane.scroll_y == 2, "j scrolls the pane by one line"
+        await pilot.press("k")
+        await pilot.pause()
+        assert pane.scroll_y == 1, "k scrolls back one line"
+        await pilot.press("G")
+        await pilot.pause()
+        assert pane.scroll_y == pane.max_scroll_y > 1, "G scrolls to the end"
+        await pilot.press("g")
+        await pilot.pause()
+        assert pane.scroll_y == 0, "g scrolls to the top"
+        assert dimension_list.highlighted == 0, "keys in the pane never move the list"
+        await pilot.press("shift+tab")
+        assert app.focused is dimension_list, "shift+tab focuses the list"
+        await pilot.press("tab")
+        assert app.focused is pane, "tab focuses the pane again"
+        await pilot.press("down", "down", "pagedown")
+        await pilot.pause()
+        assert pane.scroll_y > 0, "down and pagedown scroll the pane"
+        await pilot.press("shift+tab")
+        assert app.focused is dimension_list, "shift+tab goes back to the list"
+
+
+async def test_subjects_stack_the_list_moves_up_and_the_highlight_stays_through_resizes() -> None:
+    """Side by side at 120 columns, stacked below 100, the list above the pane below 60; then,
+    back at 120x36, the last dimension highlighted and the terminal shrunk to 59x20: the
+    highlight stays in view (one app)."""
     dataset = shipped()
     app = make_app(dataset)
     async with started(app, size=(120, 36)) as pilot:
+        await pilot.pause()
+        (y0, x0), (y1, x1) = heading_positions(app, dataset)
+        assert y0 == y1 and x0 < x1, "side by side at 120 columns"
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        (y0, x0), (y1, x1) = heading_positions(app, dataset)
+        assert x0 == x1 and y0 < y1, "stacked at 80 columns"
+        await pilot.resize_terminal(50, 24)
+        await pilot.pause()
+        sidebar = app.query_one("#sidebar")
+        pane = app.query_one(ComparisonPane)
+        assert sidebar.region.y < pane.region.y, "the list above the pane at 50 columns"
+
+        await pilot.resize_terminal(120, 36)
+        await pilot.pause()
         await pilot.press("G")
         await pilot.resize_terminal(59, 20)
         await pilot.pause()
@@ -400,46 +460,9 @@ async def test_the_highlight_stays_visible_through_a_resize() -> None:
         dimension_list = app.query_one(DimensionList)
         region = dimension_list.scrollable_content_region
         rows = screen_text(app).split("\n")[region.y:region.bottom]
-        assert any(dataset.dimensions[-1].title in row for row in rows)
-        assert title_visible(app)
-
-
-async def test_text_typed_in_the_same_burst_as_slash_lands_in_the_filter() -> None:
-    app = make_app()
-    async with started(app, size=SIZE) as pilot:
-        # A paste: every key queued at once, before the app has handled the first.
-        await burst(pilot, "slash", *"gpu")
-        await pilot.pause()
-        assert app.query_one(FilterBar).query_text == "gpu"
-
-
-async def test_the_filter_input_is_as_wide_as_the_list() -> None:
-    app = make_app()
-    async with started(app, size=SIZE) as pilot:
-        await pilot.press("slash", *"gpu passthrough")
-        await pilot.pause()
-        assert "gpu passthrough" in screen_text(app)
-        assert app.query_one(Input).size.width >= app.query_one(DimensionList).size.width - 2
-
-
-async def test_j_k_g_G_scroll_the_focused_pane() -> None:
-    app = make_app()
-    async with started(app, size=(80, 16)) as pilot:
-        pane = app.query_one(ComparisonPane)
-        await pilot.press("tab", "j", "j")
-        await pilot.pause()
-        assert pane.scroll_y == 2
-        await pilot.press("k")
-        await pilot.pause()
-        assert pane.scroll_y == 1
-        await pilot.press("G")
-        await pilot.pause()
-        assert pane.scroll_y == pane.max_scroll_y > 1
-        await pilot.press("g")
-        await pilot.pause()
-        assert pane.scroll_y == 0
-        assert app.query_one(DimensionList).highlighted == 0
-
+        assert any(dataset.dimensions[-1].title in row for row in rows), \
+            "the highlighted last dimension stays in the list's view through a resize"
+        assert title_visible(app), "the pane's title stays on screen through a resize"
 
 @pytest.mark.parametrize("size", [(40, 12), (20, 8)])
 async def test_small_sizes_show_the_title_and_text(size: tuple[int, int]) -> None:
@@ -466,9 +489,9 @@ async def test_the_palette_lists_each_tab_once() -> None:
     app = make_app()
     async with started(app, size=SIZE) as pilot:
         await pilot.press("ctrl+p")
-        await pilot.pause(0.3)
+        await pilot.pause()
         await pilot.press(*"Pros")
-        await pilot.pause(0.5)
+        await wait_for_palette_search(pilot, "Pros")
         screen = screen_text(app)
         assert screen.count("Pros") - screen.count("Pros tab") <= 2  # the tab label, the query
         assert "Switch to" not in screen
@@ -490,13 +513,6 @@ async def test_wording_one_dimension_and_no_default_icon(tmp_path) -> None:  # t
         assert "  by " not in screen_text(app)
 
 
-async def test_help_says_the_list_wraps_around() -> None:
-    app = make_app()
-    async with started(app, size=SIZE) as pilot:
-        await pilot.press("question_mark")
-        await pilot.pause()
-        text = screen_text(app)
-        assert "from the last: the first" in text
 
 
 async def test_a_long_title_does_not_fill_the_help_screen_at_20x8() -> None:
@@ -552,13 +568,6 @@ async def test_file_names_on_the_loading_screen_are_printable(tmp_path) -> None:
         release.set()
 
 
-async def test_empty_filter_submit_hides_the_bar() -> None:
-    app = make_app()
-    async with started(app, size=SIZE) as pilot:
-        await pilot.press("slash", "enter")
-        await pilot.pause()
-        assert not app.query_one(FilterBar).display
-        assert isinstance(app.focused, OptionList)
 
 
 async def test_loading_in_a_worker_fills_in_the_explorer() -> None:

@@ -188,3 +188,24 @@ async def drive_to_state(pilot, name: str) -> None:  # type: ignore[no-untyped-d
         await pilot.pause()
     if len(app.screen_stack) == 1:  # no modal over it: the footer is the bottom row
         await wait_for_footer(pilot)
+
+
+async def wait_for_palette_search(pilot, query: str) -> None:  # type: ignore[no-untyped-def]
+    """Let the command palette finish searching for ``query``: its input holds the text, its
+    search worker (restarted on every key) is done, and a hit is highlighted. Event-driven,
+    instead of a fixed sleep that a busy machine may outlast."""
+    from textual.command import CommandInput, CommandList, CommandPalette
+
+    app = pilot.app
+
+    def done() -> bool:
+        screen = app.screen
+        if not isinstance(screen, CommandPalette) or screen.query_one(CommandInput).value != query:
+            return False
+        if any(worker.group == CommandPalette._GATHER_COMMANDS_GROUP and not worker.is_finished
+               for worker in app.workers):
+            return False
+        commands = screen.query_one(CommandList)
+        return commands.option_count > 0 and commands.highlighted is not None
+
+    await wait_until(pilot, done)
