@@ -202,8 +202,7 @@ async def wait_for_palette_search(pilot, query: str) -> None:  # type: ignore[no
         screen = app.screen
         if not isinstance(screen, CommandPalette) or screen.query_one(CommandInput).value != query:
             return False
-        if any(worker.group == CommandPalette._GATHER_COMMANDS_GROUP and not worker.is_finished
-               for worker in app.workers):
+        if any(worker.node is screen and not worker.is_finished for worker in app.workers):
             return False
         commands = screen.query_one(CommandList)
         return commands.option_count > 0 and commands.highlighted is not None
