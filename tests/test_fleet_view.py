@@ -119,10 +119,7 @@ async def test_r_rereads_the_folder_and_keeps_the_host(tmp_path: Path) -> None:
         (folder / "hv-fast.json").write_text("{broken")
         await pilot.press("r")
         view = app.query_one(FleetView)
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if len(view.fleet.hosts) == 3:
-                break
+        await wait_until(pilot, lambda: len(view.fleet.hosts) == 3)
         assert [row.host for row in host_list.rows] == ["hv-fast", "hv-old", "hv-slow"]
         assert host_list.current is not None and host_list.current.host == "hv-slow"
         assert host_list.rows[0].state.value == "no-report"
@@ -134,7 +131,7 @@ async def test_r_on_a_vanished_folder_keeps_what_is_shown(tmp_path: Path) -> Non
     async with fleet_started(app, (120, 36)) as pilot:
         shutil.rmtree(folder)
         await pilot.press("r")
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: all(worker.is_finished for worker in app.workers))
         assert len(app.query_one(FleetHostList).rows) == 2
 
 
@@ -145,7 +142,7 @@ async def test_every_size_works(tmp_path: Path) -> None:
         for size in [(120, 36), (80, 24), (40, 12), (20, 8), (12, 5)]:
             await pilot.resize_terminal(*size)
             await pilot.press("down", "end", "pagedown", "pageup", "slash", "t", "escape", "r")
-            await pilot.pause(0.2)
+            await wait_until(pilot, lambda: all(worker.is_finished for worker in app.workers))
             await pilot.resize_terminal(20, 8)
             await pilot.pause()
             await pilot.resize_terminal(*size)

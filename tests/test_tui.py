@@ -540,8 +540,7 @@ async def test_q_quits_at_once_during_a_long_parse(tmp_path) -> None:  # type: i
 
     app = ExplorerApp(BackgroundLoad(tmp_path / "big.yaml", slow_load))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.1)
-        assert "Loading" in screen_text(app)
+        await wait_until(pilot, lambda: "Loading" in screen_text(app))
         await pilot.press("q")
         await wait_until(pilot, lambda: not app.is_running)
     # The app is gone while the parse still waits: q did not wait for it, and the parser
@@ -561,7 +560,7 @@ async def test_file_names_on_the_loading_screen_are_printable(tmp_path) -> None:
     app = ExplorerApp(BackgroundLoad(tmp_path / "x\x1b]0;PWNED\x07\nfake.yaml",
                                      lambda path: (release.wait(5), shipped())[1]))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: "fake.yaml" in screen_text(app))
         text = screen_text(app)
         assert "\\x1b]0;PWNED\\x07\\nfake.yaml" in text
         assert "\x1b" not in text and "\x07" not in text

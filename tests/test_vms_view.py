@@ -20,6 +20,7 @@ from tests.tui_helpers import (
     started,
     wait_for_footer,
     wait_for_vms_scan,
+    wait_until,
 )
 
 
@@ -121,11 +122,7 @@ async def test_refreshes_by_itself_in_a_worker() -> None:
     app = VmsApp(fake_scanner(), refresh_seconds=0.05)
     async with app.run_test(size=(80, 24)) as pilot:
         view = app.query_one(VmsView)
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if view.scans >= 3:
-                break
-        assert view.scans >= 3
+        await wait_until(pilot, lambda: view.scans >= 3)
 
 
 class GatedScanner(Scanner):
