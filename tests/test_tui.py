@@ -725,3 +725,27 @@ async def test_the_pane_lays_out_ahead_where_the_user_is_heading() -> None:
         assert dimension_list.highlighted == len(dimensions) - 1
         assert shown == [[dimensions[2].id], [dimensions[3].id], [dimensions[0].id],
                          [dimensions[-2].id]]
+
+
+async def test_a_move_repaints_the_rows_it_changes_and_no_row_goes_stale() -> None:
+    """A move repaints only the old and the new highlighted row: after any run of moves
+    (down, up, wrapping at both ends, a page), exactly one row of the list on screen has the
+    highlight's background, the highlighted dimension's."""
+    dataset = shipped()
+    app = make_app(dataset)
+    async with started(app, size=(100, 16)) as pilot:
+        dimension_list = app.query_one(DimensionList)
+        region = dimension_list.content_region
+        for keys in (("j", "j", "j"), ("k",), ("g", "k"), ("j",), ("pagedown", "k", "k"),
+                     ("G", "j", "j")):
+            await pilot.press(*keys)
+            await pilot.pause()
+            backgrounds = [app.screen.get_style_at(region.x + 1, region.y + row).bgcolor
+                           for row in range(region.height)]
+            row = dimension_list.highlighted - int(dimension_list.scroll_offset.y)
+            assert 0 <= row < region.height, keys
+            others = backgrounds[:row] + backgrounds[row + 1:]
+            assert backgrounds[row] not in others and len(set(others)) == 1, (
+                f"after {keys}: row {row} should be the only highlighted one: {backgrounds}")
+            title = dataset.dimensions[dimension_list.highlighted].title
+            assert title.startswith(screen_text(app).splitlines()[region.y + row].strip()[:10])

@@ -7,6 +7,7 @@ from typing import ClassVar, Optional, Sequence
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.reactive import reactive
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
@@ -50,6 +51,11 @@ class DimensionList(OptionList):
     }
     """
 
+    #: As OptionList's, but a change repaints only the two rows it concerns (see
+    #: :meth:`_repaint_moved_highlight`), not every row in view: on a move that was 36
+    #: rows through Textual's line pipeline, 2 ms of a 10 ms keystroke.
+    highlighted: reactive[Optional[int]] = reactive(None, repaint=False)
+
     def __init__(self, dataset: Dataset, *, id: Optional[str] = None) -> None:
         # Prompts are built once; filtering reuses the same Option objects. Passing them to
         # the constructor (one call, before mounting) lets the first frame show the list.
@@ -62,8 +68,19 @@ class DimensionList(OptionList):
         self.query_text = ""
 
     def on_mount(self) -> None:
+        self.watch(self, "highlighted", self._repaint_moved_highlight, init=False)
         if self._all_options:
             self.highlighted = 0
+
+    def _repaint_moved_highlight(self, old: Optional[int], new: Optional[int]) -> None:
+        # Each option is one line (nowrap), so option i is line i, unless the virtual
+        # height says otherwise; then, and from or to no highlight, everything is repainted.
+        # A move that scrolls repaints everything anyway (the scroll offset changes).
+        if old is None or new is None or self.virtual_size.height != self.option_count:
+            self.refresh()
+            return
+        self.refresh_lines(old)
+        self.refresh_lines(new)
 
     def on_resize(self, event: events.Resize) -> None:
         # The highlighted entry stays in view through any resize.
