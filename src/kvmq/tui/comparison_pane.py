@@ -233,7 +233,7 @@ class ComparisonPane(ScrollView, can_focus=True):
 
     def _renderer_at(self, width: int) -> _Renderer:
         renderer = self._renderer
-        if renderer is None or renderer.width != width:
+        if renderer is None or renderer._width != width:
             renderer = self._renderer = _Renderer(self, width)
         return renderer
 
@@ -418,7 +418,7 @@ class _Renderer:
     (nothing else is kept between renders)."""
 
     def __init__(self, pane: ComparisonPane, width: int) -> None:
-        self.width = self._width = width
+        self._width = width
         base = pane.visual_style
         self._base = base
         self._blank_style = base.rich_style
